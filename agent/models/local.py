@@ -1,0 +1,181 @@
+"""The embedded local model: Qwen2.5-Coder-Instruct (1.5B or 0.5B GGUF) through llama-cpp-python.
+
+We render the ChatML prompt ourselves so that each turn of a solve is a strict extension of the
+previous prompt plus what the model generated: llama.cpp then keeps the common prefix in its KV
+cache and only evaluates the new tokens (the code's output and the next header). The system prompt
+is shared between solves too, so consecutive questions reuse it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
+from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
+from agent.parts import Message
+from agent.usage import CallUsage
+
+N_CTX = 8192
+
+
+@dataclass
+class _Loaded:
+    llm: Any  # llama_cpp.Llama
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one generation at a time
+
+
+_models: dict[str, _Loaded] = {}
+_load_lock = threading.Lock()
+
+
+def _load(size: str) -> _Loaded:
+    with _load_lock:
+        if size not in _models:
+            try:
+                from llama_cpp import Llama
+            except ImportError as e:
+                raise ModelError(
+                    "the local model needs llama-cpp-python: pip install 'codexec[local]'"
+                ) from e
+            from agent.weights import WeightsError, model_path
+
+            try:
+                path = model_path(size)
+            except WeightsError as e:
+                raise ModelError(str(e)) from e
+            threads = int(os.environ.get("CODEXEC_THREADS", "0")) or os.cpu_count() or 1
+            llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
+            _models[size] = _Loaded(llm)
+        return _models[size]
+
+
+def render_chatml(system: str, history: list[Message]) -> str:
+    """The Qwen2.5 chat template, ending with the open assistant header."""
+    out = [f"<|im_start|>system\n{system}<|im_end|>\n"] if system else []
+    for message in render_history(history):
+        out.append(f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n")
+    out.append("<|im_start|>assistant\n")
+    return "".join(out)
+
+
+@dataclass
+class GenerationStats:
+    """The last call's numbers (for measurements and logs)."""
+
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens found in the KV cache
+    output_tokens: int = 0
+    prompt_s: float = 0.0  # time to the first token
+    generate_s: float = 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.output_tokens / self.generate_s if self.generate_s > 0 else 0.0
+
+
+class LocalModel:
+    def __init__(self, size: str = "1.5b") -> None:
+        from agent.weights import spec_for
+
+        try:
+            self.size = spec_for(size).size
+        except Exception as e:  # WeightsError: unknown size
+            raise ModelError(str(e)) from e
+        self.spec = "local" if self.size == "1.5b" else f"local:{self.size}"
+        self.last_stats = GenerationStats()
+
+    def generate(
+        self,
+        system: str,
+        history: list[Message],
+        *,
+        code_execution: bool,
+        options: GenerateOptions,
+        on_text: TextSink | None = None,
+    ) -> ModelTurn:
+        loaded = _load(self.size)
+        prompt = render_chatml(system, history)
+        with loaded.lock:
+            return self._generate(loaded.llm, prompt, code_execution, options, on_text)
+
+    def _generate(
+        self,
+        llm: Any,
+        prompt: str,
+        code_execution: bool,
+        options: GenerateOptions,
+        on_text: TextSink | None,
+    ) -> ModelTurn:
+        tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        room = N_CTX - len(tokens)
+        if room < 16:
+            raise ModelError(
+                f"the conversation ({len(tokens)} tokens) no longer fits the local model's "
+                f"context of {N_CTX} tokens"
+            )
+        stats = GenerationStats(
+            prompt_tokens=len(tokens), reused_tokens=_common_prefix(llm, tokens)
+        )
+        streamer = ProseStreamer()
+        text, finish, code_done = "", "STOP", False
+        start = time.monotonic()
+        first: float | None = None
+        stream = llm.create_completion(
+            tokens,
+            max_tokens=min(options.max_output_tokens, room),
+            temperature=options.temperature,
+            repeat_penalty=1.0,
+            stop=CHATML_STOP,
+            stream=True,
+        )
+        with contextlib.closing(stream):
+            for chunk in stream:
+                choice = chunk["choices"][0]
+                delta = choice.get("text") or ""
+                if first is None:
+                    first = time.monotonic()
+                text += delta
+                if on_text is not None and (shown := streamer.feed(delta)):
+                    on_text(shown)
+                if choice.get("finish_reason") == "length":
+                    finish = "MAX_TOKENS"
+                if code_execution:
+                    block = find_code_block(text, at_end=False)
+                    if block is not None and block.closed:
+                        code_done = True
+                        break  # stop generating: the loop runs the code, then we continue
+        end = time.monotonic()
+        stats.output_tokens = len(llm.tokenize(text.encode(), add_bos=False, special=True))
+        stats.prompt_s = (first or end) - start
+        stats.generate_s = end - (first or end)
+        self.last_stats = stats
+        usage = CallUsage(prompt_tokens=stats.prompt_tokens, output_tokens=stats.output_tokens)
+
+        if code_execution:
+            block = find_code_block(text, at_end=True)
+            # An unclosed block that ended on a stop string ("```output" or end of turn) is
+            # complete; one cut by the token limit is not run.
+            if block is not None and block.code.strip():
+                if block.closed or code_done or finish == "STOP":
+                    return ModelTurn(
+                        text=block.prose, code=block.code, usage=usage, finish_reason="CODE"
+                    )
+        if on_text is not None and (rest := streamer.flush()):
+            on_text(rest)
+        return ModelTurn(text=text, usage=usage, finish_reason=finish)
+
+
+def _common_prefix(llm: Any, tokens: list[int]) -> int:
+    """How many leading prompt tokens llama.cpp already has in its KV cache."""
+    cached = list(getattr(llm, "_input_ids", ())[: getattr(llm, "n_tokens", 0)])
+    n = 0
+    for a, b in zip(cached, tokens, strict=False):
+        if a != b:
+            break
+        n += 1
+    return n
