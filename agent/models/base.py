@@ -15,6 +15,14 @@ class ModelError(RuntimeError):
     """A backend failed in a way the user should see (bad key, unreachable server, bad output)."""
 
 
+class MissingKeyError(ModelError):
+    """The backend needs an API key that is not set (the message names the variable)."""
+
+
+class BadModelSpecError(ModelError, ValueError):
+    """The model spec is not one we know (or names a file that does not exist)."""
+
+
 class GenerateOptions(BaseModel):
     temperature: float = 0.0
     max_output_tokens: int = 1024

@@ -1,0 +1,335 @@
+"""The agent: generate -> execute -> observe, until the model answers.
+
+The whole loop is `Agent._solve` below, top to bottom. Memory is plain data: the list of
+Messages. Each model call becomes one model Message holding, as Gemini returns them, the
+model's text, its code, the result of running that code and the figures it drew.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Generator, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from agent.answer import answer_from_parts
+from agent.events import Done, Event, PartDone, TextDelta
+from agent.files import InputFile, files_from_messages, load_input_file
+from agent.models import get_model
+from agent.models.base import GenerateOptions, Model, ModelError, ModelTurn
+from agent.observe import format_output
+from agent.parts import CodePart, ImagePart, Message, Part, ResultPart, TextPart
+from agent.prompts import system_prompt
+from agent.result import OutputFile, SolveResult
+from agent.usage import CallUsage, Usage
+
+DEFAULT_RUN_TIMEOUT_S = 30.0
+MAX_OUTPUT_FILE_BYTES = 10 * 1024 * 1024
+MAX_OUTPUT_FILES_BYTES = 32 * 1024 * 1024
+MAX_INLINED_TEXT_FILE_CHARS = 20_000
+
+CODE_DISABLED = (
+    "Code execution failed {n} times in a row, so it is now disabled. Do not write any more "
+    "code. Using what you have found so far, give your final answer now, as:\n"
+    "Final answer: <the answer alone>"
+)
+
+Contents = str | list[Message]
+FileLike = str | Path | InputFile
+
+
+class Agent:
+    def __init__(
+        self,
+        model: str | Model = "local",
+        *,
+        code_execution: bool = True,
+        max_retries: int = 5,
+        max_steps: int = 10,
+        time_budget_s: float = 300.0,
+        system_instruction: str | None = None,
+        options: GenerateOptions | None = None,
+        sandbox_limits: Any = None,  # sandbox.Limits
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError("max_steps must be at least 1")
+        if max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+        if time_budget_s <= 0:
+            raise ValueError("time_budget_s must be positive")
+        self.model: Model = get_model(model) if isinstance(model, str) else model
+        self.code_execution = code_execution
+        self.max_retries = max_retries
+        self.max_steps = max_steps
+        self.time_budget_s = time_budget_s
+        self.system_instruction = system_instruction
+        self.options = options or GenerateOptions()
+        self.sandbox_limits = sandbox_limits
+        self.run_timeout_s = float(getattr(sandbox_limits, "timeout_s", DEFAULT_RUN_TIMEOUT_S))
+
+    def run(
+        self, contents: Contents, files: Iterable[FileLike] = (), on_event: Any = None
+    ) -> SolveResult:
+        """Solve and return the result; `on_event(event)` sees every event if given."""
+        result: SolveResult | None = None
+        for event in self._events(contents, files, stream_text=on_event is not None):
+            if on_event is not None:
+                on_event(event)
+            if isinstance(event, Done):
+                result = event.result
+        assert result is not None
+        return result
+
+    def stream(self, contents: Contents, files: Iterable[FileLike] = ()) -> Iterator[Event]:
+        """TextDelta / PartDone events as they happen, then one Done. Closing it early stops
+        the solve and frees its sandbox. Bad files raise here, before anything runs."""
+        return self._events(contents, files, stream_text=True)
+
+    def _events(
+        self, contents: Contents, files: Iterable[FileLike], stream_text: bool
+    ) -> Iterator[Event]:
+        history = [Message.user(contents)] if isinstance(contents, str) else list(contents)
+        if not history:
+            raise ValueError("nothing to solve: contents is empty")
+        inputs = _unique([load_input_file(f) for f in files] + files_from_messages(history))
+        if not self.code_execution and inputs:
+            history = _inline_text_files(history, inputs)
+        return self._solve(history, inputs, stream_text)
+
+    def _solve(
+        self, history: list[Message], inputs: list[InputFile], stream_text: bool
+    ) -> Generator[Event, None, None]:
+        start = time.monotonic()
+        parts: list[Part] = []  # the model's parts, in order: the result's content
+        calls: list[CallUsage] = []
+        created: dict[str, None] = {}  # names of files the code created or changed
+        figures = 0
+        steps = 0
+        failures = 0  # consecutive failed (or repeated) code runs
+        last_code: str | None = None
+        empty_turns = 0
+        code_on = self.code_execution
+        finish, error = "STOP", None
+        output_files: list[OutputFile] = []
+        sandbox = None
+        try:
+            if code_on:
+                sandbox = _open_sandbox(self.sandbox_limits, inputs)
+            system = system_prompt(
+                self.code_execution, [f.name for f in inputs], self.system_instruction or ""
+            )
+            while True:
+                remaining = self.time_budget_s - (time.monotonic() - start)
+                if steps >= self.max_steps:
+                    finish = "MAX_STEPS"
+                    break
+                if remaining <= 0:
+                    finish = "TIME_BUDGET"
+                    break
+
+                # 1. generate
+                options = self.options.model_copy(
+                    update={"timeout_s": max(1.0, min(self.options.timeout_s, remaining))}
+                )
+                steps += 1
+                turn = yield from self._generate(system, history, code_on, options, stream_text)
+                calls.append(turn.usage)
+                text, code = turn.text, turn.code
+                if code is not None and not code_on:  # code it may not run is just text
+                    text, code = f"{text.rstrip()}\n```python\n{code}\n```".strip(), None
+                if not text.strip() and code is None and not turn.function_calls:
+                    empty_turns += 1
+                    if empty_turns == 1:
+                        continue
+                    finish, error = "ERROR", "the model returned empty output twice in a row"
+                    break
+                empty_turns = 0
+
+                message = Message(role="model", parts=[])
+                history.append(message)
+                new: list[Part] = [TextPart(text=text)] if text.strip() else []
+                if code is not None:
+                    new.append(CodePart(code=code))
+                for new_part in new:
+                    message.parts.append(new_part)
+                    parts.append(new_part)
+                    yield PartDone(new_part)
+
+                # 2. execute and 3. observe: the result joins the same model message
+                if code is not None:
+                    remaining = self.time_budget_s - (time.monotonic() - start)
+                    result, images, changed = _execute(
+                        sandbox, code, min(self.run_timeout_s, max(1.0, remaining)), figures + 1
+                    )
+                    figures += len(images)
+                    created.update(dict.fromkeys(changed))
+                    repeated = last_code is not None and code.strip() == last_code
+                    failures = failures + 1 if result.outcome != "OUTCOME_OK" or repeated else 0
+                    last_code = code.strip()
+                    for new_part in [result, *images]:
+                        message.parts.append(new_part)
+                        parts.append(new_part)
+                        yield PartDone(new_part)
+
+                if turn.function_calls:  # the caller runs these; hand them back
+                    for call in turn.function_calls:
+                        message.parts.append(call)
+                        parts.append(call)
+                        yield PartDone(call)
+                    break
+                if code is None:  # an answer
+                    finish = "MAX_TOKENS" if turn.finish_reason == "MAX_TOKENS" else "STOP"
+                    break
+                if code_on and failures >= self.max_retries:
+                    code_on = False
+                    history.append(Message.user(CODE_DISABLED.format(n=failures)))
+            if sandbox is not None and created:
+                output_files = _read_output_files(sandbox, list(created))
+        except ModelError as exc:
+            finish, error = "ERROR", str(exc)
+        except Exception as exc:  # a bug or a sandbox failure: report it, keep what we have
+            finish, error = "ERROR", f"{type(exc).__name__}: {exc}"
+        finally:
+            if sandbox is not None:
+                sandbox.close()
+        yield Done(
+            SolveResult(
+                parts=parts,
+                final_answer=answer_from_parts(parts),
+                steps=steps,
+                duration_s=time.monotonic() - start,
+                usage=Usage.from_calls(calls),
+                finish_reason=finish,
+                output_files=output_files,
+                error=error,
+            )
+        )
+
+    def _generate(
+        self,
+        system: str,
+        history: list[Message],
+        code_on: bool,
+        options: GenerateOptions,
+        stream_text: bool,
+    ) -> Generator[Event, None, ModelTurn]:
+        """One model call. When streaming, the call runs in a worker thread so its text can be
+        yielded as it arrives; a backend that streams nothing still yields its text once."""
+        snapshot = list(history)
+        if not stream_text:
+            return self.model.generate(system, snapshot, code_execution=code_on, options=options)
+        pipe: queue.Queue[str | None] = queue.Queue()
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["turn"] = self.model.generate(
+                    system, snapshot, code_execution=code_on, options=options, on_text=pipe.put
+                )
+            except BaseException as exc:  # re-raised in the loop's thread
+                box["error"] = exc
+            finally:
+                pipe.put(None)
+
+        threading.Thread(target=work, name="codexec-generate", daemon=True).start()
+        streamed = False
+        while (chunk := pipe.get()) is not None:
+            if chunk:
+                streamed = True
+                yield TextDelta(chunk)
+        if "error" in box:
+            raise box["error"]
+        turn: ModelTurn = box["turn"]
+        if not streamed and turn.text.strip():
+            yield TextDelta(turn.text)
+        return turn
+
+
+def _open_sandbox(limits: Any, inputs: list[InputFile]) -> Any:
+    from sandbox import Sandbox  # imported here: `import agent` stays light
+
+    sandbox = Sandbox(limits=limits) if limits is not None else Sandbox()
+    try:
+        for f in inputs:
+            sandbox.put_file(f.name, f.data)
+    except BaseException:
+        sandbox.close()
+        raise
+    return sandbox
+
+
+def _execute(
+    sandbox: Any, code: str, timeout_s: float, first_figure: int
+) -> tuple[ResultPart, list[ImagePart], list[str]]:
+    """Run one code block: its ResultPart, its figures, the files it created or changed."""
+    try:
+        r = sandbox.run(code, timeout_s=timeout_s)
+    except Exception as exc:  # the sandbox itself broke: the model sees it as a failed run
+        output = f"Internal sandbox error: {type(exc).__name__}: {exc}"
+        return ResultPart(outcome="OUTCOME_FAILED", output=output, verdict="internal_error"), [], []
+    result = ResultPart(outcome=r.outcome, output=format_output(r, first_figure), verdict=r.verdict)
+    images = [ImagePart(mime_type=f.mime_type, data=f.data) for f in r.figures]
+    return result, images, [f.name for f in r.files]
+
+
+def _read_output_files(sandbox: Any, names: list[str]) -> list[OutputFile]:
+    import base64
+
+    from agent.files import mime_type_for
+
+    out: list[OutputFile] = []
+    total = 0
+    current = {f.name: f for f in sandbox.list_files()}
+    for name in names:
+        info = current.get(name)
+        if info is None or info.size > MAX_OUTPUT_FILE_BYTES:
+            continue
+        if total + info.size > MAX_OUTPUT_FILES_BYTES:
+            break
+        try:
+            data = sandbox.read_file(name)
+        except Exception:  # vanished, or not a regular file: nothing to return
+            continue
+        total += len(data)
+        mime = getattr(info, "mime_type", None) or mime_type_for(name)
+        out.append(
+            OutputFile(
+                name=name,
+                mime_type=mime,
+                data_b64=base64.b64encode(data).decode(),
+                size=len(data),
+            )
+        )
+    return out
+
+
+def _unique(files: list[InputFile]) -> list[InputFile]:
+    """One file per name; a later one wins."""
+    return list({f.name: f for f in files}.values())
+
+
+def _inline_text_files(history: list[Message], inputs: list[InputFile]) -> list[Message]:
+    """Without code execution the model cannot open files: show small text files inline."""
+    shown = []
+    for f in inputs:
+        try:
+            text = f.data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if len(text) <= MAX_INLINED_TEXT_FILE_CHARS:
+            shown.append(f"File {f.name}:\n```\n{text}\n```")
+    if not shown:
+        return history
+    last_user = (
+        max(i for i, m in enumerate(history) if m.role == "user")
+        if any(m.role == "user" for m in history)
+        else None
+    )
+    extra = TextPart(text="\n\n".join(shown))
+    if last_user is None:
+        return [*history, Message(role="user", parts=[extra])]
+    message = history[last_user]
+    copy = Message(role="user", parts=[*message.parts, extra])
+    return [*history[:last_user], copy, *history[last_user + 1 :]]

@@ -1,0 +1,54 @@
+"""What a solve returns, and its Gemini `GenerateContentResponse` JSON (CONTRACT.md section 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.parts import Part, part_to_gemini
+from agent.usage import Usage
+
+FINISH_REASONS = ("STOP", "MAX_TOKENS", "MAX_STEPS", "TIME_BUDGET", "ERROR")
+
+
+class OutputFile(BaseModel):
+    """A file the model's code created or changed in the sandbox."""
+
+    name: str
+    mime_type: str
+    data_b64: str
+    size: int = 0
+
+
+class SolveResult(BaseModel):
+    parts: list[Part] = Field(default_factory=list)  # the model's parts only, in order
+    final_answer: str = ""
+    steps: int = 0  # model calls
+    duration_s: float = 0.0
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str = "STOP"
+    output_files: list[OutputFile] = Field(default_factory=list)
+    error: str | None = None
+
+    def to_gemini(self, include_output_files: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "candidates": [
+                {
+                    "content": {"role": "model", "parts": [part_to_gemini(p) for p in self.parts]},
+                    "finishReason": self.finish_reason,
+                }
+            ],
+            "usageMetadata": self.usage.to_gemini(),
+            "finalAnswer": self.final_answer,
+            "steps": self.steps,
+            "durationS": round(self.duration_s, 3),
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        if include_output_files and self.output_files:
+            out["outputFiles"] = [
+                {"name": f.name, "mimeType": f.mime_type, "size": f.size, "data": f.data_b64}
+                for f in self.output_files
+            ]
+        return out

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+@pytest.fixture
+def script():
+    """Path of a scripted-model fixture under tests/agent/scripts/."""
+
+    def path(name: str) -> str:
+        return f"scripted:{SCRIPTS / name}"
+
+    return path
+
+
+@pytest.fixture
+def make_script(tmp_path):
+    """Write turns to a JSON file; returns the model spec."""
+
+    def make(turns: list[dict[str, Any]], name: str = "script.json") -> str:
+        path = tmp_path / name
+        path.write_text(json.dumps({"turns": turns}))
+        return f"scripted:{path}"
+
+    return make
+
+
+@pytest.fixture
+def sandboxes(monkeypatch):
+    """Every sandbox the loop opens in this test, in order (to check it was closed)."""
+    import agent.loop
+
+    opened: list[Any] = []
+    real_open = agent.loop._open_sandbox
+
+    def tracking_open(limits, inputs):
+        sb = real_open(limits, inputs)
+        opened.append(sb)
+        return sb
+
+    monkeypatch.setattr(agent.loop, "_open_sandbox", tracking_open)
+    return opened
+
+
+try:
+    import sandbox  # noqa: F401
+
+    HAVE_REAL_SANDBOX = hasattr(sandbox, "Sandbox")
+except ImportError:
+    HAVE_REAL_SANDBOX = False
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_impl(monkeypatch):
+    if HAVE_REAL_SANDBOX:
+        return
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "sandbox", Path(__file__).parent / "fake_sandbox.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.Sandbox = module.FakeSandbox
+    monkeypatch.setitem(sys.modules, "sandbox", module)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from agent.models import get_model
+from agent.models.base import BadModelSpecError, MissingKeyError, ModelError
+from agent.models.scripted import ScriptedModel
+
+KEYS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "ANTHROPIC_API_KEY",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_keys(monkeypatch):
+    for name in KEYS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize("spec", ["", "nosuch", "openai", "openai:", "local:7b", "gpt-4o"])
+def test_unknown_specs(spec):
+    with pytest.raises(BadModelSpecError, match="local"):
+        get_model(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "variable"),
+    [
+        ("openai:gpt-4o", "OPENAI_API_KEY"),
+        ("gemini:gemini-2.0-flash", "GEMINI_API_KEY"),
+        ("anthropic:claude-3-5-haiku-latest", "ANTHROPIC_API_KEY"),
+    ],
+)
+def test_missing_keys_name_the_variable(spec, variable):
+    with pytest.raises(MissingKeyError, match=variable):
+        get_model(spec)
+    assert issubclass(MissingKeyError, ModelError)
+
+
+def test_scripted_models_are_new_each_call(script):
+    a, b = get_model(script("no_code.json")), get_model(script("no_code.json"))
+    assert isinstance(a, ScriptedModel) and a is not b
+    assert a.spec.startswith("scripted:")
+
+
+def test_scripted_bad_files(tmp_path):
+    with pytest.raises(BadModelSpecError, match="not found"):
+        get_model(f"scripted:{tmp_path / 'x.json'}")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(BadModelSpecError):
+        get_model(f"scripted:{bad}")
+    bad.write_text('{"turns": 3}')
+    with pytest.raises(BadModelSpecError, match="list of turns"):
+        get_model(f"scripted:{bad}")
