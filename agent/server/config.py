@@ -1,0 +1,115 @@
+"""Server settings, command-line parsing, and mapping a URL's `{model}` to a model SPEC.
+
+Model names in URLs (`/v1beta/models/{model}:generateContent`) resolve as follows:
+1. an alias: `local` -> `local` and `default` -> the server's `--model` are always defined;
+   `--alias NAME=SPEC` adds more, e.g. `--alias gemini-2.0-flash=local` so unchanged Gemini code
+   runs on the local model; `--alias '*=SPEC'` catches every name that is not otherwise known;
+2. else a model SPEC itself (`local:0.5b`, `openai:gpt-4o-mini`, `scripted:/path/turns.json`, ...),
+   unless the server runs with `--aliases-only`;
+3. else 404 NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+
+SPEC_PREFIXES = ("local:", "openai:", "gemini:", "anthropic:", "scripted:")
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # Gemini's inline request limit
+
+
+def is_spec(name: str) -> bool:
+    return name == "local" or (name.startswith(SPEC_PREFIXES) and ":" in name and name[-1] != ":")
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    model: str = "local"  # what the alias `default` maps to
+    api_key: str | None = None
+    max_concurrency: int = 4
+    queue_size: int = 64
+    aliases: dict[str, str] = field(default_factory=dict)
+    aliases_only: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_steps: int = 10
+    time_budget_s: float = 300.0
+
+    def all_aliases(self) -> dict[str, str]:
+        return {"default": self.model, "local": "local", **self.aliases}
+
+    def resolve(self, name: str) -> str | None:
+        """The model SPEC for a URL's model name, or None if it is unknown."""
+        name = name.removeprefix("models/")
+        aliases = self.all_aliases()
+        if name in aliases:
+            return aliases[name]
+        if not self.aliases_only and is_spec(name):
+            return name
+        return aliases.get("*")
+
+
+def _alias(text: str) -> tuple[str, str]:
+    name, sep, spec = text.partition("=")
+    if not sep or not name.strip() or not spec.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=SPEC, got {text!r}")
+    return name.strip().removeprefix("models/"), spec.strip()
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m agent serve",
+        description="Serve Gemini's REST API (generateContent, streamGenerateContent) "
+        "with code execution on any model.",
+        epilog=__doc__.split("\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", default="local", help="model SPEC of the alias 'default'")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("CODEXEC_API_KEY"),
+        help="require this key (x-goog-api-key header or ?key=); default: $CODEXEC_API_KEY",
+    )
+    p.add_argument("--max-concurrency", type=_positive, default=4, help="runs at once")
+    p.add_argument("--queue-size", type=int, default=64, help="requests waiting before 429")
+    p.add_argument(
+        "--alias", type=_alias, action="append", default=[], metavar="NAME=SPEC",
+        help="map a model name to a SPEC (repeatable; NAME '*' catches all unknown names)",
+    )  # fmt: skip
+    p.add_argument(
+        "--aliases-only", action="store_true", help="refuse raw SPECs in URLs (only aliases)"
+    )
+    p.add_argument("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_BYTES / 2**20)
+    p.add_argument("--max-steps", type=_positive, default=10)
+    p.add_argument("--time-budget", type=float, default=300.0, help="seconds per request")
+    return p
+
+
+def parse_args(argv: list[str] | None) -> ServerConfig:
+    args = build_parser().parse_args(argv)
+    if args.queue_size < 0:
+        raise SystemExit("--queue-size must be >= 0")
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        model=args.model,
+        api_key=args.api_key or None,
+        max_concurrency=args.max_concurrency,
+        queue_size=args.queue_size,
+        aliases=dict(args.alias),
+        aliases_only=args.aliases_only,
+        max_body_bytes=int(args.max_body_mb * 2**20),
+        max_steps=args.max_steps,
+        time_budget_s=args.time_budget,
+    )

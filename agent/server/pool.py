@@ -1,0 +1,95 @@
+"""Runs agent requests in worker threads, with a bounded queue.
+
+At most `max_concurrency` runs execute at once (one thread, one Agent, one Sandbox each); up to
+`queue_size` more wait; beyond that `try_admit` refuses (the server answers 429). A run's slot is
+freed only when its worker has finished and its sandbox is closed, even if the client has gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+STARTED = object()  # pushed once the run's model and agent were built
+END = object()  # always the last item of a run
+
+
+class Run:
+    """One request's run: the worker pushes items into `queue`; `cancel` asks it to stop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.cancel = threading.Event()
+
+    def push(self, item: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the event loop is gone (server shutting down): stop the run
+            self.cancel.set()
+
+
+class RunPool:
+    def __init__(self, max_concurrency: int, queue_size: int) -> None:
+        if max_concurrency < 1 or queue_size < 0:
+            raise ValueError("max_concurrency must be >= 1 and queue_size >= 0")
+        self.max_concurrency = max_concurrency
+        self.queue_size = queue_size
+        self._admitted = 0
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_concurrency, thread_name_prefix="codexec-run")
+
+    @property
+    def admitted(self) -> int:
+        """Runs executing or waiting."""
+        return self._admitted
+
+    def try_admit(self) -> bool:
+        with self._lock:
+            if self._admitted >= self.max_concurrency + self.queue_size:
+                return False
+            self._admitted += 1
+            return True
+
+    def _release(self) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+    def start(
+        self, build: Callable[[], Callable[[], Iterator[Any]]], loop: asyncio.AbstractEventLoop
+    ) -> Run:
+        """Start an admitted run. `build()` (in the worker) returns a function opening the event stream.
+
+        The worker pushes STARTED once the stream is open, then each event, then END; an exception
+        is pushed as the exception object (before END).
+        """
+        run = Run(loop)
+        self._executor.submit(self._work, run, build)
+        return run
+
+    def _work(self, run: Run, build: Callable[[], Callable[[], Iterator[Any]]]) -> None:
+        try:
+            if run.cancel.is_set():
+                return
+            events = build()()  # bad input (e.g. files) fails here, before STARTED
+            run.push(STARTED)
+            try:
+                for event in events:
+                    run.push(event)
+                    if run.cancel.is_set():
+                        break
+            finally:
+                close = getattr(events, "close", None)
+                if close is not None:
+                    close()  # closes the agent's sandbox
+        except BaseException as e:  # noqa: BLE001 - handed to the request, which reports it
+            run.push(e)
+        finally:
+            self._release()
+            run.push(END)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,75 @@
+"""Fixtures: the real HTTP server in a background thread, scripted model files, model capture."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google import genai
+from google.genai import types
+
+import agent.server.http as http_module
+from agent.server.background import BackgroundServer
+from agent.server.config import ServerConfig
+from agent.server.http import create_app
+
+StartServer = Callable[..., BackgroundServer]
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """start_server(**ServerConfig fields) -> a running server; all are stopped after the test."""
+    servers: list[BackgroundServer] = []
+
+    def start(**config: Any) -> BackgroundServer:
+        server = BackgroundServer(create_app(ServerConfig(**config)))
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Callable[[list[dict[str, Any]]], str]:
+    """script(turns) -> the model SPEC of a scripted backend replaying those turns."""
+    count = 0
+
+    def make(turns: list[dict[str, Any]]) -> str:
+        nonlocal count
+        count += 1
+        path = tmp_path / f"script_{count}.json"
+        path.write_text(json.dumps({"turns": turns}))
+        return f"scripted:{path}"
+
+    return make
+
+
+@pytest.fixture
+def created_models(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every model object the server builds, so tests can see what the model was given."""
+    made: list[Any] = []
+    real = http_module.get_model
+
+    def recording_get_model(spec: str) -> Any:
+        model = real(spec)
+        made.append(model)
+        return model
+
+    monkeypatch.setattr(http_module, "get_model", recording_get_model)
+    return made
+
+
+@pytest.fixture
+def client_for() -> Callable[..., genai.Client]:
+    """client_for(url, api_key="k") -> the official google-genai client pointed at our server."""
+
+    def make(url: str, api_key: str = "k") -> genai.Client:
+        return genai.Client(api_key=api_key, http_options=types.HttpOptions(base_url=url))
+
+    return make
