@@ -222,11 +222,17 @@ class Agent:
             return self.model.generate(system, snapshot, code_execution=code_on, options=options)
         pipe: queue.Queue[str | None] = queue.Queue()
         box: dict[str, Any] = {}
+        abandoned = threading.Event()
+
+        def sink(chunk: str) -> None:
+            if abandoned.is_set():  # the consumer is gone: make the backend stop generating
+                raise _Abandoned("the solve was stopped")
+            pipe.put(chunk)
 
         def work() -> None:
             try:
                 box["turn"] = self.model.generate(
-                    system, snapshot, code_execution=code_on, options=options, on_text=pipe.put
+                    system, snapshot, code_execution=code_on, options=options, on_text=sink
                 )
             except BaseException as exc:  # re-raised in the loop's thread
                 box["error"] = exc
@@ -235,16 +241,23 @@ class Agent:
 
         threading.Thread(target=work, name="codexec-generate", daemon=True).start()
         streamed = False
-        while (chunk := pipe.get()) is not None:
-            if chunk:
-                streamed = True
-                yield TextDelta(chunk)
+        try:
+            while (chunk := pipe.get()) is not None:
+                if chunk:
+                    streamed = True
+                    yield TextDelta(chunk)
+        finally:
+            abandoned.set()
         if "error" in box:
             raise box["error"]
         turn: ModelTurn = box["turn"]
         if not streamed and turn.text.strip():
             yield TextDelta(turn.text)
         return turn
+
+
+class _Abandoned(Exception):
+    pass
 
 
 def _open_sandbox(limits: Any, inputs: list[InputFile]) -> Any:

@@ -154,3 +154,15 @@ def test_model_error_exits_1_with_json_kept(script, tmp_path, capsys):
     assert data["candidates"][0]["finishReason"] == "ERROR"
     assert "HTTP 500" in data["error"]
     assert "HTTP 500" in captured.err
+
+
+@pytest.mark.parametrize(("command", "module"), [("serve", "http"), ("mcp", "mcp_server")])
+def test_serve_and_mcp_are_dispatched(command, module, monkeypatch):
+    import types
+
+    seen = []
+    fake = types.ModuleType(f"agent.server.{module}")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, f"agent.server.{module}", fake)
+    assert main([command, "--port", "9"]) == 0
+    assert seen == [["--port", "9"]]
