@@ -1,0 +1,170 @@
+"""Host side of the zygote: one fork server per host process, started lazily, thread-safe."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from sandbox.result import SandboxError
+
+_STARTUP_TIMEOUT_S = 180.0
+_REQUEST_TIMEOUT_S = 60.0
+THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def base_env() -> dict[str, str]:
+    """The environment of the zygote and the sessions: built from scratch, no host secrets."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "TMPDIR": "/tmp",
+        "MPLCONFIGDIR": _mpl_cache_dir(),
+    }
+    env.update(dict.fromkeys(THREAD_ENV, "1"))
+    return env
+
+
+def _mpl_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "codexec", "matplotlib")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        path = os.path.join("/tmp", f"codexec-mpl-{os.getuid()}")
+        os.makedirs(path, exist_ok=True)
+    return path
+
+
+class ZygoteClient:
+    def __init__(self, preload: str = "full") -> None:
+        self._lock = threading.Lock()
+        import tempfile
+
+        self.host_workspaces = tempfile.mkdtemp(prefix="codexec-ws-")
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = base_env()
+        env["HOME"] = "/tmp"
+        env["PYTHONPATH"] = pkg_parent
+        cmd = [sys.executable, "-s", "-m", "sandbox.zygote", "--fd", str(child.fileno())]
+        cmd += ["--preload", preload, "--workspaces", self.host_workspaces]
+        cmd += ["--bind", env["MPLCONFIGDIR"]]
+        self.proc = subprocess.Popen(
+            cmd,
+            pass_fds=[child.fileno()],
+            env=env,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        child.close()
+        self.sock = parent
+        self.sock.settimeout(_STARTUP_TIMEOUT_S)
+        try:
+            data = self.sock.recv(1 << 16)
+        except OSError as e:
+            self.proc.kill()
+            raise SandboxError(f"sandbox zygote did not start: {e}") from e
+        if not data:
+            self.proc.wait()
+            raise SandboxError(f"sandbox zygote exited with status {self.proc.returncode}")
+        ready = json.loads(data)
+        self.sock.settimeout(_REQUEST_TIMEOUT_S)
+        self.level: str = ready["level"]
+        self.pid: int = ready["pid"]
+        self.startup_s: float = ready.get("startup_s", 0.0)
+        if self.level == "none":
+            ws = self.host_workspaces
+        else:
+            ws = f"/proc/{self.pid}/root{ready['workspaces']}"
+        self.workspaces_fd = os.open(ws, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def request(self, req: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+        with self._lock:
+            try:
+                data = json.dumps(req).encode()
+                if fds:
+                    socket.send_fds(self.sock, [data], fds)
+                else:
+                    self.sock.send(data)
+                reply = self.sock.recv(1 << 16)
+            except OSError as e:
+                raise SandboxError(f"sandbox zygote request failed: {e}") from e
+        if not reply:
+            raise SandboxError("sandbox zygote exited unexpectedly")
+        result: dict[str, Any] = json.loads(reply)
+        if "error" in result:
+            raise SandboxError(f"sandbox zygote: {result['error']}")
+        return result
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+            os.close(self.workspaces_fd)
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        import shutil
+
+        shutil.rmtree(self.host_workspaces, ignore_errors=True)
+
+
+_client: ZygoteClient | None = None
+_client_lock = threading.Lock()
+
+
+def get_client() -> ZygoteClient:
+    """The process-wide zygote, (re)started on first use."""
+    global _client
+    with _client_lock:
+        if _client is None or not _client.alive():
+            if _client is not None:
+                _client.close()
+            _client = ZygoteClient(os.environ.get("CODEXEC_SANDBOX_PRELOAD", "full"))
+        return _client
+
+
+def prewarm() -> None:
+    """Start the zygote now (it takes a few seconds) instead of on the first Sandbox."""
+    get_client()
+
+
+def isolation_level() -> str:
+    """The isolation level: "root", "userns" or "none" (see sandbox.isolation)."""
+    return get_client().level
+
+
+def _shutdown() -> None:
+    global _client
+    with _client_lock:
+        if _client is not None:
+            _client.close()
+            _client = None
+
+
+def _after_fork_in_child() -> None:
+    global _client, _client_lock
+    _client = None  # the parent's zygote belongs to the parent
+    _client_lock = threading.Lock()
+
+
+atexit.register(_shutdown)
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,131 @@
+"""The session interpreter's loop (runs in the sandboxed pid-1 process, after isolation)."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import linecache
+import os
+import resource
+import signal
+import socket
+import sys
+import traceback
+from types import TracebackType
+from typing import Any
+
+from sandbox.allowlist import BlockedImportError
+from sandbox.figures import FigureCapture
+from sandbox.protocol import recv_msg, send_msg
+
+CODE_FILENAME = "<code>"
+
+
+class CPUTimeExceeded(BaseException):
+    """Raised by the SIGXCPU handler: the run used up its CPU time."""
+
+
+def _on_sigxcpu(signum: int, frame: Any) -> None:
+    raise CPUTimeExceeded("CPU time limit exceeded")
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the first frame of user code on (sandbox frames dropped)."""
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != CODE_FILENAME:
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and tb is None:
+        return "".join(traceback.format_exception_only(type(exc), exc))
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    name = type(exc).__name__
+    if isinstance(exc, BlockedImportError):
+        name = "ImportError"
+    message = str(exc)
+    if isinstance(exc, SyntaxError):
+        message = exc.msg or message
+        if exc.lineno:
+            message += f" (line {exc.lineno})"
+    return {"name": name, "message": message, "traceback": _user_traceback(exc)}
+
+
+class Runner:
+    def __init__(self, ctl: socket.socket, limits: dict[str, Any]) -> None:
+        self.ctl = ctl
+        self.limits = limits
+        self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        self.figures = FigureCapture(limits["max_figures"], limits["max_figure_bytes"])
+        self.figures.install()
+        sys.stdin = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+        sys.stdout = self._stream(1)
+        sys.stderr = self._stream(2)
+        signal.signal(signal.SIGXCPU, _on_sigxcpu)
+
+    @staticmethod
+    def _stream(fd: int) -> io.TextIOWrapper:
+        raw = open(fd, "wb", buffering=0, closefd=False)
+        return io.TextIOWrapper(
+            io.BufferedWriter(raw, 65536), encoding="utf-8", errors="backslashreplace"
+        )
+
+    def _set_cpu_limit(self) -> None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        used = usage.ru_utime + usage.ru_stime
+        soft = int(used + self.limits["cpu_s"]) + 1
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard == resource.RLIM_INFINITY or soft + 2 <= hard:
+            try:
+                resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
+            except (ValueError, OSError):
+                pass
+
+    def run(self, code: str) -> dict[str, Any]:
+        self.figures.reset()
+        verdict = "ok"
+        error = None
+        try:
+            self._set_cpu_limit()
+            linecache.cache[CODE_FILENAME] = (len(code), None, code.splitlines(True), CODE_FILENAME)
+            compiled = compile(code, CODE_FILENAME, "exec", dont_inherit=True)
+            exec(compiled, self.namespace)
+        except SystemExit as e:
+            if e.code not in (None, 0):
+                verdict, error = "runtime_error", _error(e)
+        except CPUTimeExceeded as e:
+            verdict, error = "timeout", _error(e)
+        except MemoryError as e:
+            verdict, error = "memory_limit", _error(e)
+        except BlockedImportError as e:
+            verdict, error = "import_blocked", _error(e)
+        except BaseException as e:
+            verdict, error = "runtime_error", _error(e)
+        figures: list[str] = []
+        try:
+            figures = self.figures.finish()
+        except BaseException as e:  # noqa: BLE001 - a broken figure must not lose the result
+            print(f"[figure capture failed: {type(e).__name__}: {e}]", file=sys.stderr)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        return {"verdict": verdict, "error": error, "figures": figures}
+
+    def loop(self) -> None:
+        while True:
+            try:
+                req = recv_msg(self.ctl)
+            except (OSError, ValueError):
+                req = None
+            if req is None or req.get("op") != "run":
+                os._exit(0)
+            try:
+                reply = self.run(req["code"])
+            except BaseException as e:  # noqa: BLE001
+                reply = {"verdict": "internal_error", "error": _error(e), "figures": []}
+            try:
+                send_msg(self.ctl, reply)
+            except OSError:
+                os._exit(0)
