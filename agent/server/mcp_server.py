@@ -1,0 +1,223 @@
+"""MCP server (official `mcp` SDK): our sandbox as a `run_python` tool for any MCP client.
+
+`python -m agent mcp` serves on stdio; `--transport streamable-http --port N` serves HTTP.
+Each client connection gets its own sandbox session, created on its first call, so variables
+and files persist across calls, and closed when the client disconnects. Built on mcp 2.x
+(`MCPServer`, formerly `FastMCP`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import mimetypes
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ImageContent, TextContent
+from pydantic import BaseModel, Field
+
+from sandbox import ExecutionResult, Limits, Sandbox, SandboxError
+
+RUN_PYTHON_DESCRIPTION = (
+    "Run Python code in a stateful sandbox: variables, imports and files persist across calls "
+    "of this client. Returns stdout, stderr and the error traceback as text, and each "
+    "matplotlib figure as a PNG image. Optional `files` are written into the working "
+    "directory first. Only a fixed set of libraries can be imported (numpy, pandas, "
+    "matplotlib, scipy, sympy, scikit-learn, ...)."
+)
+
+
+class InputFileArg(BaseModel):
+    name: str = Field(description="file name in the working directory, e.g. data.csv")
+    content_base64: str = Field(description="the file's bytes, base64-encoded")
+
+
+@dataclass
+class Session:
+    """One client's sandbox, made on first use."""
+
+    limits: Limits
+    sandbox: Sandbox | None = None
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    def get(self) -> Sandbox:
+        if self.sandbox is None:
+            self.sandbox = Sandbox(limits=self.limits)
+        return self.sandbox
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
+
+
+def format_result(result: ExecutionResult) -> str:
+    """The run as text: outcome first, then each non-empty stream."""
+    lines = [f"outcome: {result.outcome} (verdict: {result.verdict})"]
+    if result.stdout:
+        lines += ["--- stdout ---", result.stdout.rstrip("\n")]
+    if result.stderr:
+        lines += ["--- stderr ---", result.stderr.rstrip("\n")]
+    if result.error is not None:
+        error = result.error.traceback or f"{result.error.name}: {result.error.message}"
+        lines += ["--- error ---", error.rstrip("\n")]
+    if result.figures:
+        lines.append(f"[{len(result.figures)} figure(s) attached as images]")
+    if result.files:
+        listed = ", ".join(f"{f.name} ({f.size} bytes)" for f in result.files)
+        lines.append(f"files written: {listed}")
+    return "\n".join(lines)
+
+
+class Sessions:
+    """The sandbox sessions of one server: one per client connection.
+
+    On stdio the server serves one connection per process, so there is one session. On
+    streamable HTTP each `mcp-session-id` gets its own, closed when its connection closes;
+    a stateless request (no session id) gets a throwaway one.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._by_id: dict[str | None, Session] = {}
+
+    def acquire(self, ctx: Context) -> tuple[Session, bool]:
+        """This client's session, and whether it is throwaway (close after the call)."""
+        headers = ctx.headers
+        key = headers.get("mcp-session-id") if headers is not None else None
+        if headers is not None and key is None:
+            return Session(limits=self.limits), True
+        session = self._by_id.get(key)
+        if session is None:
+            session = self._by_id[key] = Session(limits=self.limits)
+            if key is not None:
+                self._close_with_connection(ctx, key)
+        return session, False
+
+    def _close_with_connection(self, ctx: Context, key: str) -> None:
+        # The SDK unwinds a connection's exit stack when it closes; it exposes the
+        # connection to handlers only through the request's session.
+        connection = getattr(ctx.request_context.session, "_connection", None)
+        if connection is not None:
+            connection.exit_stack.push_async_callback(self.close, key)
+
+    async def close(self, key: str | None) -> None:
+        session = self._by_id.pop(key, None)
+        if session is not None:
+            await anyio.to_thread.run_sync(session.close)
+
+    async def close_all(self) -> None:
+        for key in list(self._by_id):
+            await self.close(key)
+
+
+def build_server(limits: Limits | None = None) -> MCPServer:
+    limits = limits or Limits()
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer) -> AsyncIterator[Sessions]:
+        sessions = Sessions(limits)
+        try:
+            yield sessions
+        finally:
+            with anyio.CancelScope(shield=True):
+                await sessions.close_all()
+
+    server = MCPServer("codexec", instructions=RUN_PYTHON_DESCRIPTION, lifespan=lifespan)
+
+    @asynccontextmanager
+    async def sandbox_of(ctx: Context) -> AsyncIterator[Sandbox]:
+        session, throwaway = ctx.request_context.lifespan_context.acquire(ctx)
+        try:
+            async with session.lock:
+                yield await anyio.to_thread.run_sync(session.get)
+        finally:
+            if throwaway:
+                await anyio.to_thread.run_sync(session.close)
+
+    @server.tool(description=RUN_PYTHON_DESCRIPTION)
+    async def run_python(
+        code: str, ctx: Context, files: list[InputFileArg] | None = None
+    ) -> CallToolResult:
+        try:
+            async with sandbox_of(ctx) as sandbox:
+                for f in files or []:
+                    await anyio.to_thread.run_sync(sandbox.put_file, f.name, _decode(f))
+                result = await anyio.to_thread.run_sync(sandbox.run, code)
+        except SandboxError as e:
+            raise ToolError(str(e)) from e
+        content: list[TextContent | ImageContent] = [
+            TextContent(type="text", text=format_result(result))
+        ]
+        content += [
+            ImageContent(type="image", data=fig.data, mime_type=fig.mime_type)
+            for fig in result.figures
+        ]
+        return CallToolResult(content=content, is_error=result.outcome != "OUTCOME_OK")
+
+    @server.tool(description="List the files in this session's working directory.")
+    async def list_files(ctx: Context) -> str:
+        async with sandbox_of(ctx) as sandbox:
+            infos = await anyio.to_thread.run_sync(sandbox.list_files)
+        if not infos:
+            return "(no files)"
+        return "\n".join(f"{f.name}\t{f.size} bytes\t{f.mime_type}" for f in infos)
+
+    @server.tool(
+        description="Read a file from this session's working directory: text as text, "
+        "images as images, other files as base64."
+    )
+    async def read_file(name: str, ctx: Context) -> CallToolResult:
+        try:
+            async with sandbox_of(ctx) as sandbox:
+                data = await anyio.to_thread.run_sync(sandbox.read_file, name)
+        except (SandboxError, OSError) as e:
+            raise ToolError(f"cannot read {name!r}: {e}") from e
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        encoded = base64.b64encode(data).decode()
+        if mime.startswith("image/"):
+            return CallToolResult(
+                content=[ImageContent(type="image", data=encoded, mime_type=mime)]
+            )
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = f"base64 ({mime}, {len(data)} bytes):\n{encoded}"
+        return CallToolResult(content=[TextContent(type="text", text=text)])
+
+    return server
+
+
+def _decode(f: InputFileArg) -> bytes:
+    try:
+        return base64.b64decode(f.content_base64, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ToolError(f"file {f.name!r}: content_base64 is not valid base64") from e
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m agent mcp", description="MCP server with a run_python tool."
+    )
+    parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="for streamable-http")
+    parser.add_argument("--port", type=int, default=8001, help="for streamable-http")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
+    args = parser.parse_args(argv)
+    limits = Limits(timeout_s=args.timeout) if args.timeout else Limits()
+    server = build_server(limits)
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=args.host, port=args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
