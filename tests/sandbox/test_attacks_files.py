@@ -377,3 +377,39 @@ def test_fifo_and_special_files_do_not_hang_the_host(
         assert isinstance(out, sandbox_mod.SandboxError), f"read_file({name!r}) returned {out!r}"
     done, out = _finishes(lambda: sb.put_file("upload.txt", b"hello"))
     assert done, "put_file() onto a planted FIFO hung"
+
+
+def test_cross_session_isolation(make_sandbox: Any, kit: Any, token: str, secret: str) -> None:
+    """One user's session must not see another's workspace, /tmp, memory or processes."""
+    victim, attacker = make_sandbox(), make_sandbox()
+    plant = (
+        kit.tag_code(token)
+        + f"SECRET = {secret!r}\n"
+        + "open('private.txt', 'w').write(SECRET)\n"
+        + f"open('/tmp/{token}.txt', 'w').write(SECRET)\n"
+        + "print(os.getcwd())\n"
+    )
+    r = victim.run(plant)
+    assert r.verdict == "ok", (r.verdict, r.error)
+    victim_ws = r.stdout.strip()
+    code = (
+        kit.tag_code(token)
+        + READ_ALL
+        + "report['found'] = []\n"
+        + f"roots = ['/', '/workspaces', '/tmp', '/proc', {victim_ws!r}, "
+        + f"os.path.dirname({victim_ws!r}), '/dev/shm']\n"
+        + "for top in roots:\n"
+        + "    for root, dirs, files in os.walk(top):\n"
+        + "        if root.startswith(('/proc/sys', '/sys', '/usr', '/lib')) or root.count('/') > 6:\n"
+        + "            dirs[:] = []\n"
+        + "            continue\n"
+        + "        for f in files:\n"
+        + "            if f.endswith('.txt') or f in ('environ', 'cmdline'):\n"
+        + "                grab(os.path.join(root, f))\n"
+        + kit.report_code()
+    )
+    r2 = attacker.run(code, timeout_s=20)
+    assert r2.verdict == "ok", (r2.verdict, r2.error)
+    assert secret not in kit.result_text(r2), "one session read another session's data"
+    # the victim's data is still there for the victim
+    assert victim.read_file("private.txt") == secret.encode()
