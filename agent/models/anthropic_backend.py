@@ -52,7 +52,7 @@ class AnthropicModel:
     def __init__(self, model: str, api_key: str | None = None, base_url: str | None = None) -> None:
         if not model:
             raise ModelError(
-                "anthropic: a model name is required, e.g. anthropic:claude-sonnet-4-5"
+                "anthropic: a model name is required, e.g. anthropic:claude-sonnet-5-5"
             )
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
@@ -124,8 +124,8 @@ class AnthropicModel:
             raise ModelError("anthropic: nothing to send (empty history)")
         request: dict[str, Any] = {
             "model": self.model,
+            # no temperature: the current Messages API (anthropic SDK 2.x) has no sampling knobs
             "max_tokens": options.max_output_tokens,
-            "temperature": options.temperature,
             "messages": messages,
         }
         if system:
@@ -139,7 +139,9 @@ class AnthropicModel:
     # --- response ----------------------------------------------------------------------------
 
     def parse(self, message: Any, code_execution: bool) -> ModelTurn:
-        blocks = list(getattr(message, "content", None) or [])
+        if not isinstance(message, anthropic.types.Message):
+            raise ModelError(f"anthropic: malformed response: {str(message)[:200]!r}")
+        blocks = list(message.content or [])
         usage = CallUsage()
         if message.usage is not None:
             u = message.usage
