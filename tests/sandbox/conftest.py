@@ -15,22 +15,23 @@ import pytest
 
 RESULT_MARK = "@@ATTACK@@"
 
-# Attack code gets `os` the way an attacker would if a plain import is blocked.
+# Attack code gets `os` and `signal` the way an attacker would if a plain import is blocked.
 GET_OS = """
+import sys
 try:
     import os
 except ImportError:
-    try:
-        import random
-        os = random._os
-    except Exception:
-        import matplotlib
-        os = matplotlib.os
+    os = sys.modules['os']
+try:
+    import signal
+except ImportError:
+    signal = sys.modules['signal']
 """
 
 
 def tag_code(token: str) -> str:
-    """Code that names the process `token` (inherited by fork/threads) so the host can find it."""
+    """Prelude of every attack: get `os`/`signal`; try to name the process `token` (inherited by
+    fork and threads) so the host can find it. Processes are tracked by uid too (see Procs)."""
     return (
         GET_OS
         + f"""
@@ -146,23 +147,87 @@ def sandbox_mod() -> Any:
     return _import_sandbox()
 
 
+def ns_pid(pid: int) -> int | None:
+    """The pid of `pid` inside its innermost pid namespace."""
+    nspid = proc_status(pid).get("NSpid", "").split()
+    return int(nspid[-1]) if nspid else None
+
+
+class Procs:
+    """Host processes of the sandboxes a test opened, found by their (per-session) host uid."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.uids: set[int] = set()
+
+    def add_uid(self, uid: int) -> None:
+        if uid not in (0, os.getuid()):  # a shared uid would count unrelated processes
+            self.uids.add(uid)
+
+    def alive(self) -> list[int]:
+        """Live processes of our sandboxes (uid) or tagged with the token (comm)."""
+        tagged = set(procs_with_comm(self.token))
+        pids = [p for p in all_pids() if proc_uid(p) in self.uids or p in tagged]
+        return [p for p in pids if not _is_zombie(p)]
+
+    def spawned(self) -> list[int]:
+        """Live processes the user code started: not a session interpreter (pid 1 of its own
+        pid namespace, which a Sandbox may keep or restart)."""
+        return [p for p in self.alive() if ns_pid(p) != 1]
+
+    def wait(self, which: Callable[[], list[int]], timeout_s: float = 5.0) -> list[int]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = which()
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.05)
+
+    def wait_spawned_gone(self, timeout_s: float = 5.0) -> list[int]:
+        return self.wait(self.spawned, timeout_s)
+
+    def wait_all_gone(self, timeout_s: float = 5.0) -> list[int]:
+        return self.wait(self.alive, timeout_s)
+
+
 @pytest.fixture
-def make_sandbox(sandbox_mod: Any, token: str) -> Iterator[Callable[..., Any]]:
-    """Factory: make_sandbox(**limit_overrides) -> an open Sandbox. At teardown every sandbox is
-    closed, then no process tagged with the test's token may be left on the host."""
+def procs(token: str) -> Procs:
+    return Procs(token)
+
+
+UID_PROBE = "import os\nprint('@@uid', os.getuid())"
+
+
+def _probe_uid(sb: Any) -> int | None:
+    for _ in range(3):
+        r = sb.run(UID_PROBE)
+        for line in r.stdout.splitlines():
+            if line.startswith("@@uid "):
+                return int(line.split()[1])
+    return None
+
+
+@pytest.fixture
+def make_sandbox(sandbox_mod: Any, procs: Procs) -> Iterator[Callable[..., Any]]:
+    """Factory: make_sandbox(**limit_overrides) -> an open Sandbox whose host uid is tracked.
+    At teardown every sandbox is closed, then none of their processes may be left on the host."""
     opened: list[Any] = []
 
     def make(**overrides: Any) -> Any:
         limits = sandbox_mod.Limits(**{"timeout_s": 3.0, **overrides})
         sb = sandbox_mod.Sandbox(limits=limits)
         opened.append(sb)
-        return sb.__enter__()
+        sb = sb.__enter__()
+        uid = _probe_uid(sb)
+        if uid is not None:
+            procs.add_uid(uid)
+        return sb
 
     yield make
     for sb in opened:
         sb.close()
-    left = wait_gone(token)
-    assert not left, f"processes tagged {token} left running after close(): {left}"
+    left = procs.wait_all_gone()
+    assert not left, f"sandbox processes left running after close(): {left}"
 
 
 @pytest.fixture
@@ -191,6 +256,7 @@ class Kit:
     proc_status = staticmethod(proc_status)
     procs_by_uid = staticmethod(procs_by_uid)
     wait_gone = staticmethod(wait_gone)
+    ns_pid = staticmethod(ns_pid)
     vm_hwm_kb = staticmethod(vm_hwm_kb)
 
 

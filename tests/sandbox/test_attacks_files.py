@@ -155,7 +155,7 @@ def test_host_env_secrets_not_inherited(
 
 
 def test_cli_supervisor_environ_not_readable(
-    kit: Any, token: str, secret: str, repo_root: Path, sandbox_mod: Any
+    kit: Any, token: str, secret: str, repo_root: Path, sandbox_mod: Any, procs: Any
 ) -> None:
     """`python -m sandbox run` started with secrets in its own (initial) environment."""
     env = {**os.environ, **dict.fromkeys(SECRET_ENV, secret)}
@@ -171,6 +171,7 @@ def test_cli_supervisor_environ_not_readable(
         + "        break\n"
         + "for p in glob.glob('/proc/[0-9]*/environ'):\n    grab(p)\n"
         + "report['environ'] = dict(os.environ)\n"
+        + "report['uid'] = os.getuid()\n"
         + kit.report_code()
     )
     proc = subprocess.run(
@@ -185,7 +186,8 @@ def test_cli_supervisor_environ_not_readable(
     assert secret not in proc.stdout + proc.stderr
     out = json.loads(proc.stdout)
     assert out["verdict"] == "ok", out
-    assert kit.wait_gone(token) == []
+    procs.add_uid(kit.parse_report(out["stdout"])["uid"])
+    assert procs.wait_all_gone() == [], "the CLI left sandbox processes behind"
 
 
 def test_write_outside_workspace(

@@ -13,7 +13,7 @@ import pytest
 pytestmark = pytest.mark.timeout(90)
 
 
-def test_fork_bomb(make_sandbox: Any, kit: Any, token: str) -> None:
+def test_fork_bomb(make_sandbox: Any, kit: Any, token: str, procs: Any) -> None:
     sb = make_sandbox(timeout_s=3)
     code = kit.tag_code(token) + (
         "while True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
@@ -21,12 +21,12 @@ def test_fork_bomb(make_sandbox: Any, kit: Any, token: str) -> None:
     r = sb.run(code)
     assert r.verdict == "timeout", (r.verdict, r.error)
     assert r.outcome == "OUTCOME_DEADLINE_EXCEEDED"
-    assert kit.wait_gone(token) == [], "fork bomb survived the timeout"
+    assert procs.wait_spawned_gone() == [], "fork bomb survived the timeout"
     # the session still works after the tree was killed
     assert sb.run("print(40 + 2)").stdout.strip() == "42"
 
 
-def test_thread_bomb(make_sandbox: Any, kit: Any, token: str) -> None:
+def test_thread_bomb(make_sandbox: Any, kit: Any, token: str, procs: Any) -> None:
     sb = make_sandbox(timeout_s=3)
     code = kit.tag_code(token) + (
         "import threading, time\n"
@@ -40,7 +40,7 @@ def test_thread_bomb(make_sandbox: Any, kit: Any, token: str) -> None:
     )
     r = sb.run(code)
     assert r.verdict == "timeout", (r.verdict, r.error)
-    assert kit.wait_gone(token) == []
+    assert procs.wait_spawned_gone() == []
     assert sb.run("print('alive')").stdout.strip() == "alive"
 
 
@@ -72,10 +72,9 @@ def test_memory_bomb_numpy(make_sandbox: Any, kit: Any, token: str, alloc: str) 
     assert "survived" not in r.stdout
 
 
-def test_busy_loop_ignoring_signals(make_sandbox: Any, kit: Any, token: str) -> None:
+def test_busy_loop_ignoring_signals(make_sandbox: Any, kit: Any, token: str, procs: Any) -> None:
     sb = make_sandbox(timeout_s=2)
     code = kit.tag_code(token) + (
-        "import signal\n"
         "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,\n"
         "          signal.SIGALRM, signal.SIGXCPU):\n"
         "    signal.signal(s, signal.SIG_IGN)\n"
@@ -89,16 +88,18 @@ def test_busy_loop_ignoring_signals(make_sandbox: Any, kit: Any, token: str) -> 
     r = sb.run(code)
     assert r.verdict == "timeout", (r.verdict, r.error)
     assert r.outcome == "OUTCOME_DEADLINE_EXCEEDED"
-    assert kit.wait_gone(token) == []
+    assert procs.wait_spawned_gone() == []
 
 
-def test_setsid_double_fork_daemon(make_sandbox: Any, kit: Any, token: str, tmp_path: Any) -> None:
+def test_setsid_double_fork_daemon(
+    make_sandbox: Any, kit: Any, token: str, procs: Any, tmp_path: Any
+) -> None:
     """A daemon that escapes the process group and writes markers after the run timed out."""
     timeout_s = 2.0
     sb = make_sandbox(timeout_s=timeout_s)
     host_marker = tmp_path / f"{token}-host"
     code = kit.tag_code(token) + (
-        "import signal, time\n"
+        "import time\n"
         "if os.fork() == 0:\n"
         "    os.setsid()\n"
         "    if os.fork() == 0:\n"
@@ -121,7 +122,7 @@ def test_setsid_double_fork_daemon(make_sandbox: Any, kit: Any, token: str, tmp_
     assert r.verdict == "timeout", (r.verdict, r.error)
     time.sleep(1.5)  # past the moment the daemon would have written its markers
     assert not host_marker.exists()
-    assert kit.wait_gone(token) == [], "the setsid daemon survived the timeout"
+    assert procs.wait_spawned_gone() == [], "the setsid daemon survived the timeout"
     names = [f.name for f in sb.list_files()]
     assert "daemon_alive.txt" not in names
     r2 = sb.run("import os\nprint(os.path.exists('/tmp/daemon_alive.txt'))")
@@ -159,7 +160,9 @@ def test_output_flood(make_sandbox: Any, kit: Any, token: str, writer: str) -> N
     assert kit.vm_hwm_kb() - hwm < 300_000, "supervisor memory grew with the flood"
 
 
-def test_output_flood_from_a_child_process(make_sandbox: Any, kit: Any, token: str) -> None:
+def test_output_flood_from_a_child_process(
+    make_sandbox: Any, kit: Any, token: str, procs: Any
+) -> None:
     """The flood comes from a forked child that inherited stdout; the parent just waits."""
     limit = 1 << 20
     sb = make_sandbox(timeout_s=6, max_output_bytes=limit)
@@ -169,7 +172,7 @@ def test_output_flood_from_a_child_process(make_sandbox: Any, kit: Any, token: s
     r = sb.run(code)
     assert r.verdict in ("output_limit", "timeout"), r.verdict
     assert len(r.stdout) <= 2 * limit + 4096
-    assert kit.wait_gone(token) == []
+    assert procs.wait_spawned_gone() == []
 
 
 def test_figure_flood(make_sandbox: Any, kit: Any, token: str, sandbox_mod: Any) -> None:
@@ -199,7 +202,8 @@ def test_giant_figure(make_sandbox: Any, kit: Any, token: str, sandbox_mod: Any)
         "plt.plot([0, 1])\n"
     )
     r = sb.run(code)
-    assert r.verdict in ("memory_limit", "runtime_error", "output_limit"), r.verdict
+    # rendering it smaller (ok) is as fine as refusing it; the host must stay bounded
+    assert r.verdict in ("ok", "memory_limit", "runtime_error", "output_limit"), r.verdict
     limit = sandbox_mod.Limits().max_figure_bytes
     assert all(len(f.data) <= limit * 4 // 3 + 4 for f in r.figures)
 
