@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import Any
 
 import anthropic
 
-from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
+from agent.models.base import GenerateOptions, MissingKeyError, ModelError, ModelTurn, TextSink
+from agent.models.fenced import fence_code, fence_output, split_first_code_block
 from agent.parts import (
     CodePart,
     FunctionCallPart,
@@ -41,9 +41,9 @@ RUN_PYTHON_TOOL: dict[str, Any] = {
     },
 }
 MAX_RETRIES = 3  # the SDK retries 408/409/429/5xx and connection errors with backoff
+PDF = "application/pdf"
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 STOP_REASONS = {"max_tokens": "MAX_TOKENS", "tool_use": "STOP", "end_turn": "STOP"}
-_FENCE = re.compile(r"```(?:python|py)[ \t]*\n(.*?)```", re.DOTALL)
 
 
 class AnthropicModel:
@@ -56,7 +56,7 @@ class AnthropicModel:
             )
         key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not key:
-            raise ModelError("anthropic: no API key; set ANTHROPIC_API_KEY")
+            raise MissingKeyError("anthropic: set ANTHROPIC_API_KEY")
         self.model = model
         self.spec = f"anthropic:{model}"
         self._client = anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=MAX_RETRIES)
@@ -168,9 +168,7 @@ class AnthropicModel:
                     calls.append(FunctionCallPart(name=block.name, args=args, id=block.id))
         text = "".join(texts)
         if code is None and code_execution and not calls:
-            match = _FENCE.search(text)  # a model that writes a fenced block instead
-            if match:
-                text, code = text[: match.start()], match.group(1)
+            text, code = split_first_code_block(text)  # a fenced block instead of a call
         if code is not None:
             return ModelTurn(
                 text=text, code=code, function_calls=calls, usage=usage, finish_reason="CODE"
@@ -211,7 +209,7 @@ def to_messages(history: list[Message], code_execution: bool) -> list[dict[str, 
                 if part.text.strip():
                     add(role, {"type": "text", "text": part.text})
             elif isinstance(part, ImagePart):
-                if part.mime_type not in IMAGE_TYPES:
+                if part.mime_type not in IMAGE_TYPES and part.mime_type != PDF:
                     continue  # other files are in the sandbox, named in the system prompt
                 image = _image(part)
                 result = last_tool_result() if role == "assistant" else None
@@ -232,7 +230,7 @@ def to_messages(history: list[Message], code_execution: bool) -> list[dict[str, 
                         },
                     )
                 else:
-                    add("assistant", {"type": "text", "text": f"```python\n{part.code}\n```"})
+                    add("assistant", {"type": "text", "text": fence_code(part.code)})
             elif isinstance(part, ResultPart):
                 output = part.output or "(no output)"
                 if code_execution and code_count:
@@ -246,7 +244,7 @@ def to_messages(history: list[Message], code_execution: bool) -> list[dict[str, 
                         block["content"][0]["text"] = f"{part.outcome}\n{output}"
                     add("user", block)
                 else:
-                    add("user", {"type": "text", "text": f"```output\n{output}\n```"})
+                    add("user", {"type": "text", "text": fence_output(part.output)})
             elif isinstance(part, FunctionCallPart):
                 call_id = part.id or f"toolu_{part.name}_{sum(map(len, pending_ids.values()))}"
                 pending_ids.setdefault(part.name, []).append(call_id)
@@ -310,7 +308,7 @@ def _json_schema(schema: Any) -> Any:
 
 def _image(part: ImagePart) -> dict[str, Any]:
     source = {"type": "base64", "media_type": part.mime_type, "data": part.data}
-    return {"type": "image", "source": source}
+    return {"type": "document" if part.mime_type == PDF else "image", "source": source}
 
 
 def _json(value: Any) -> str:

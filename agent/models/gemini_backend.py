@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import os
-import re
 import time
 from typing import Any
 
@@ -18,7 +18,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
+from agent.models.base import GenerateOptions, MissingKeyError, ModelError, ModelTurn, TextSink
+from agent.models.fenced import fence_code, fence_output, split_first_code_block
 from agent.parts import (
     CodePart,
     FunctionCallPart,
@@ -44,6 +45,8 @@ RUN_PYTHON_DECLARATION: dict[str, Any] = {
         "required": ["code"],
     },
 }
+# what we send inline; other user files are in the sandbox, named in the system prompt
+INLINE_TYPES = ("image/", "application/pdf")
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 MAX_ATTEMPTS = 3
 # Finish reasons that mean the model was cut off for policy reasons, not that it was done.
@@ -58,8 +61,8 @@ BLOCKED_REASONS = {
 }
 
 
-def _http_errors(name: str) -> tuple[type[Exception], ...]:
-    """(timeout, transport) errors of httpx and of its fork httpx2, whichever the SDK uses."""
+def _http_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """(timeout errors, transport errors) of httpx and of its fork httpx2 (google-genai 3.x)."""
     timeouts: list[type[Exception]] = []
     transports: list[type[Exception]] = []
     for module_name in ("httpx", "httpx2"):
@@ -69,12 +72,10 @@ def _http_errors(name: str) -> tuple[type[Exception], ...]:
             continue
         timeouts.append(module.TimeoutException)
         transports.append(module.TransportError)
-    return tuple(timeouts if name == "timeout" else transports)
+    return tuple(timeouts), tuple(transports)
 
 
-TIMEOUT_ERRORS = _http_errors("timeout")
-TRANSPORT_ERRORS = _http_errors("transport")
-_FENCE = re.compile(r"```(?:python|py)[ \t]*\n(.*?)```", re.DOTALL)
+TIMEOUT_ERRORS, TRANSPORT_ERRORS = _http_errors()
 
 
 class GeminiModel:
@@ -87,7 +88,7 @@ class GeminiModel:
             raise ModelError("gemini: a model name is required, e.g. gemini:gemini-2.5-flash")
         key = api_key or os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
         if not key:
-            raise ModelError("gemini: no API key; set GEMINI_API_KEY (or GOOGLE_API_KEY)")
+            raise MissingKeyError("gemini: set GEMINI_API_KEY (or GOOGLE_API_KEY)")
         self.model = model
         self.spec = f"gemini:{model}"
         http_options: dict[str, Any] = {}
@@ -112,7 +113,7 @@ class GeminiModel:
             raise ModelError("gemini: nothing to send (empty history)")
         config = self.build_config(system, code_execution, options)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            emitted: list[bool] = [False]
+            emitted = [False]  # set once text reached on_text: a retry would repeat it
             try:
                 return self._call(contents, config, code_execution, on_text, emitted)
             except genai_errors.APIError as e:
@@ -181,7 +182,7 @@ class GeminiModel:
                     if part.text:
                         add(message.role, types.Part(text=part.text))
                 elif isinstance(part, ImagePart):
-                    if part.mime_type.startswith("image/"):
+                    if part.mime_type.startswith(INLINE_TYPES):
                         # a figure goes with the result before it; a user's image with the user
                         role = "user" if message.role == "user" or contents else "model"
                         add(role, _inline(part))
@@ -192,7 +193,7 @@ class GeminiModel:
                     if code_execution:
                         add("model", self._call_part(RUN_PYTHON, {"code": part.code}, None))
                     else:
-                        add("model", types.Part(text=f"```python\n{part.code}\n```"))
+                        add("model", types.Part(text=fence_code(part.code)))
                 elif isinstance(part, ResultPart):
                     if code_execution:
                         response = {"outcome": part.outcome, "output": part.output}
@@ -205,7 +206,7 @@ class GeminiModel:
                             ),
                         )
                     else:
-                        add("user", types.Part(text=f"```output\n{part.output}\n```"))
+                        add("user", types.Part(text=fence_output(part.output)))
                 elif isinstance(part, FunctionCallPart):
                     add("model", self._call_part(part.name, part.args, part.id))
         return contents
@@ -281,9 +282,7 @@ class GeminiModel:
         text = "".join(texts)
         if code is None and code_execution and not calls:
             # a model that writes a fenced block instead of calling the tool
-            match = _FENCE.search(text)
-            if match:
-                text, code = text[: match.start()], match.group(1)
+            text, code = split_first_code_block(text)
         if code is not None:
             return ModelTurn(
                 text=text, code=code, function_calls=calls, usage=usage, finish_reason="CODE"
@@ -322,7 +321,7 @@ def _function_response(part: FunctionResponsePart) -> types.FunctionResponse:
 
 
 def _call_key(name: str, args: dict[str, Any]) -> str:
-    return f"{name}:{sorted(args.items())!r}"
+    return name + json.dumps(args, sort_keys=True, default=str)
 
 
 def _enum_name(value: Any) -> str:

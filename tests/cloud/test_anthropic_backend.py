@@ -230,7 +230,7 @@ def test_without_code_execution_code_is_shown_as_text(model, cloud, fixture_json
         "type": "text",
         "text": "```python\nprint(6*7)\n```",
     }
-    assert body["messages"][2]["content"][0] == {"type": "text", "text": "```output\n42\n\n```"}
+    assert body["messages"][2]["content"][0] == {"type": "text", "text": "```output\n42\n```"}
 
 
 def test_429_then_200_is_retried_by_the_sdk(model, cloud, fixture_json):
