@@ -183,8 +183,8 @@ def test_figure_flood(make_sandbox: Any, kit: Any, token: str, sandbox_mod: Any)
     code = kit.tag_code(token) + (
         "import matplotlib.pyplot as plt\n"
         "for i in range(1000):\n"
-        "    fig = plt.figure(figsize=(2, 2), dpi=50)\n"
-        "    plt.plot([0, i])\n"
+        "    fig = plt.figure(figsize=(1, 1), dpi=20)\n"
+        "    fig.text(0.5, 0.5, str(i))\n"
         "print('done')\n"
     )
     r = sb.run(code)
