@@ -94,6 +94,8 @@ class AnthropicModel:
             raise ModelError(f"anthropic: cannot reach the Anthropic API: {e}") from e
         except anthropic.APIStatusError as e:
             raise ModelError(f"anthropic: API error {e.status_code}: {_detail(e)}") from e
+        except _SinkError as e:  # the caller's on_text raised (e.g. it stopped listening)
+            raise e.error from None
         except Exception as e:  # the SDK failing to parse what came back
             raise ModelError(f"anthropic: malformed response: {type(e).__name__}: {e}") from e
         return self.parse(message, code_execution)
@@ -107,7 +109,10 @@ class AnthropicModel:
                 if event.type == "content_block_start" and event.content_block.type == "tool_use":
                     code_seen = True
                 elif event.type == "text" and not code_seen:
-                    on_text(event.text)
+                    try:
+                        on_text(event.text)
+                    except Exception as e:
+                        raise _SinkError(e) from e
             return stream.get_final_message()
 
     # --- request -----------------------------------------------------------------------------
@@ -177,6 +182,12 @@ class AnthropicModel:
         if not text and not calls and finish != "MAX_TOKENS":
             raise ModelError(f"anthropic: empty response (stop_reason {message.stop_reason})")
         return ModelTurn(text=text, function_calls=calls, usage=usage, finish_reason=finish)
+
+
+class _SinkError(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def to_messages(history: list[Message], code_execution: bool) -> list[dict[str, Any]]:

@@ -130,6 +130,8 @@ class GeminiModel:
                     raise ModelError(f"gemini: cannot reach the Gemini API: {e}") from e
             except ModelError:
                 raise
+            except _SinkError as e:  # the caller's on_text raised (e.g. it stopped listening)
+                raise e.error from None
             except Exception as e:  # the SDK failing to parse what came back
                 raise ModelError(f"gemini: malformed response: {type(e).__name__}: {e}") from e
             time.sleep(self.retry_base_delay_s * 2 ** (attempt - 1))
@@ -244,7 +246,10 @@ class GeminiModel:
                         code_seen = True
                     elif part.text and not part.thought and not code_seen:
                         emitted[0] = True
-                        on_text(part.text)
+                        try:
+                            on_text(part.text)
+                        except Exception as e:
+                            raise _SinkError(e) from e
         return self.parse(chunks, code_execution)
 
     def parse(self, chunks: list[types.GenerateContentResponse], code_execution: bool) -> ModelTurn:
@@ -296,6 +301,12 @@ class GeminiModel:
         if not text and not calls:
             raise ModelError(f"gemini: empty response (finishReason {finish})")
         return ModelTurn(text=text, function_calls=calls, usage=usage, finish_reason="STOP")
+
+
+class _SinkError(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _parts(chunk: types.GenerateContentResponse) -> list[types.Part]:

@@ -315,3 +315,20 @@ def test_key_from_environment(monkeypatch, cloud, fixture_json):
     assert model.spec == f"gemini:{MODEL}"
     model.generate("sys", question(), code_execution=False, options=GenerateOptions())
     assert cloud.requests[0].headers["x-goog-api-key"] == "env-key"
+
+
+def test_an_error_in_on_text_propagates_unchanged(model, cloud, fixture_json):
+    first = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]}}]}
+    cloud.reply_sse([(None, first)])
+
+    class Stop(Exception):
+        pass
+
+    def sink(_text: str) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        model.generate(
+            "sys", question(), code_execution=True, options=GenerateOptions(), on_text=sink
+        )
+    assert len(cloud.requests) == 1  # not retried
