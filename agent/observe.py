@@ -28,7 +28,9 @@ def format_output(result: Any, first_figure: int = 1) -> str:
     if error is not None:
         trace = (error.traceback or "").rstrip()
         last = f"{error.name}: {error.message}".rstrip(": ")
-        if trace and error.name in trace:
+        if result.verdict == "import_blocked":  # the sandbox's own frames are noise here
+            chunks.append(last)
+        elif trace and error.name in trace:
             chunks.append(trace)
         elif trace:
             chunks.append(f"{trace}\n{last}")

@@ -46,27 +46,3 @@ def sandboxes(monkeypatch):
 
     monkeypatch.setattr(agent.loop, "_open_sandbox", tracking_open)
     return opened
-
-
-try:
-    import sandbox  # noqa: F401
-
-    HAVE_REAL_SANDBOX = hasattr(sandbox, "Sandbox")
-except ImportError:
-    HAVE_REAL_SANDBOX = False
-
-
-@pytest.fixture(autouse=True)
-def _sandbox_impl(monkeypatch):
-    if HAVE_REAL_SANDBOX:
-        return
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location(
-        "sandbox", Path(__file__).parent / "fake_sandbox.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.Sandbox = module.FakeSandbox
-    monkeypatch.setitem(sys.modules, "sandbox", module)

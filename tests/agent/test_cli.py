@@ -36,15 +36,6 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _real_sandbox() -> bool:
-    try:
-        from sandbox import Sandbox  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _real_sandbox(), reason="TEMPORARY: the real sandbox is not there yet")
 def test_json_output_is_pure_contract_json(script, tmp_path):
     proc = run_cli(
         "solve", "plot squares", "--model", script("figure.json"), "--json", cwd=tmp_path

@@ -301,3 +301,36 @@ def test_scripted_model_instances_replay_independently(script):
     assert solve("q", model=b).final_answer == "4"
     with pytest.raises(ModelError):
         a.generate("s", [Message.user("q")], code_execution=True, options=Agent(a).options)
+
+
+def test_code_timeout_is_a_failed_run_and_the_session_goes_on(make_script):
+    from sandbox import Limits
+
+    turns = [
+        {"code": "x = 5\nwhile True:\n    pass"},
+        {"code": "print('alive')"},
+        {"text": "Final answer: alive"},
+    ]
+    r = solve("q", model=make_script(turns), sandbox_limits=Limits(timeout_s=1))
+    results = [p for p in r.parts if isinstance(p, ResultPart)]
+    assert results[0].outcome == "OUTCOME_DEADLINE_EXCEEDED"
+    assert results[0].verdict == "timeout"
+    assert "time" in results[0].output.lower()
+    assert results[1].outcome == "OUTCOME_OK" and results[1].output.strip() == "alive"
+
+
+def test_blocked_import_is_shown_without_sandbox_internals(make_script):
+    r = solve("q", model=make_script([{"code": "import subprocess"}, {"text": "Final answer: no"}]))
+    result = r.parts[1]
+    assert isinstance(result, ResultPart) and result.verdict == "import_blocked"
+    assert result.output.startswith("ImportError:") and "subprocess" in result.output
+    assert "sandbox/" not in result.output
+
+
+def test_long_output_is_truncated_for_the_model(make_script):
+    code = "print('FIRST')\nfor i in range(5000):\n    print('line', i)\nprint('LAST')"
+    agent = Agent(make_script([{"code": code}, {"text": "Final answer: ok"}]))
+    r = agent.run("q")
+    output = r.parts[1].output
+    assert output.startswith("FIRST") and output.rstrip().endswith("LAST")
+    assert "characters truncated" in output and len(output) < 4200
