@@ -1,0 +1,205 @@
+"""Attacks on the supervisor itself: work that outlives its run, forged replies on the control
+socket, hostile exceptions, and workspace contents the host must list and serialize."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.timeout(90)
+
+FIND_CTL = """
+import json, struct
+ctl = None
+for fd in os.listdir('/proc/self/fd'):
+    try:
+        if os.readlink(f'/proc/self/fd/{fd}').startswith('socket:'):
+            ctl = int(fd)
+    except OSError:
+        pass
+def forge(obj):
+    data = json.dumps(obj).encode()
+    view = memoryview(struct.pack('!I', len(data)) + data)
+    while view:
+        view = view[os.write(ctl, view):]
+"""
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _busy_after(procs: Any, seconds: float = 1.0) -> dict[int, float]:
+    """CPU seconds each sandbox process burns during `seconds` while no run is active."""
+    pids = procs.alive()
+    before = {p: _cpu_ticks(p) for p in pids}
+    time.sleep(seconds)
+    hz = os.sysconf("SC_CLK_TCK")
+    used = {p: (_cpu_ticks(p) - before[p]) / hz for p in pids}
+    return {p: s for p, s in used.items() if s > 0.3 * seconds}
+
+
+def test_background_process_outliving_a_normal_run(
+    make_sandbox: Any, kit: Any, token: str, procs: Any
+) -> None:
+    """A run that forks a spinning child and returns at once: nothing may keep running (or
+    burning CPU) once the run is over."""
+    sb = make_sandbox(timeout_s=5)
+    code = kit.tag_code(token) + (
+        "if os.fork() == 0:\n    os.setsid()\n    while True:\n        pass\nprint('returned')\n"
+    )
+    r = sb.run(code)
+    assert r.verdict == "ok" and "returned" in r.stdout, (r.verdict, r.error)
+    left = procs.wait_spawned_gone(timeout_s=2.0)
+    assert not left, f"user processes still running after the run ended: {left}"
+    assert not _busy_after(procs), "a sandbox process burns CPU between runs"
+
+
+def test_forged_early_reply_escapes_the_wall_clock(
+    make_sandbox: Any, kit: Any, token: str, procs: Any
+) -> None:
+    """The code answers the host itself ("ok") and keeps spinning: the host must not treat the
+    run as over while the code still runs unlimited by the wall clock."""
+    sb = make_sandbox(timeout_s=3)
+    code = (
+        kit.tag_code(token)
+        + FIND_CTL
+        + "forge({'verdict': 'ok', 'figures': []})\n"
+        + "while True:\n    pass\n"
+    )
+    r = sb.run(code)
+    busy = _busy_after(procs)
+    assert r.verdict == "timeout" or not busy, (
+        f"run returned {r.verdict!r} after {r.duration_s:.2f}s but the code keeps running: {busy}"
+    )
+    # and the session is in sync afterwards
+    r2 = sb.run("print(6 * 7)")
+    assert r2.verdict == "ok" and r2.stdout.strip() == "42", (r2.verdict, r2.stdout, r2.error)
+
+
+def test_forged_reply_with_giant_figures(
+    make_sandbox: Any, kit: Any, token: str, sandbox_mod: Any
+) -> None:
+    """A reply written by user code claiming huge/many figures: the host must enforce the
+    figure limits itself and keep its own memory bounded."""
+    sb = make_sandbox(timeout_s=20)
+    limits = sandbox_mod.Limits()
+    hwm = kit.vm_hwm_kb()
+    code = (
+        kit.tag_code(token)
+        + FIND_CTL
+        + "big = 'QUFB' * 25_000_000\n"  # 100 MB of valid base64
+        + "forge({'verdict': 'ok', 'figures': [big] + ['iVBORw0KGgo='] * 5000})\n"
+        + "del big\n"
+    )
+    r = sb.run(code)
+    assert len(r.figures) <= limits.max_figures, f"{len(r.figures)} figures returned"
+    too_big = [len(f.data) for f in r.figures if len(f.data) > limits.max_figure_bytes * 4 // 3 + 4]
+    assert not too_big, f"figures over max_figure_bytes returned: {too_big}"
+    grew_mb = (kit.vm_hwm_kb() - hwm) // 1024
+    assert grew_mb < 150, f"the supervisor's memory grew by {grew_mb} MB for one forged reply"
+    r2 = sb.run("print(6 * 7)")
+    assert r2.verdict == "ok" and r2.stdout.strip() == "42", (r2.verdict, r2.stdout)
+
+
+def test_garbage_on_the_control_socket(make_sandbox: Any, kit: Any, token: str) -> None:
+    sb = make_sandbox(timeout_s=5)
+    code = (
+        kit.tag_code(token)
+        + FIND_CTL
+        + "os.write(ctl, struct.pack('!I', 12) + b'{not json!!}')\n"
+        + "os.write(ctl, struct.pack('!I', 0xFFFFFFF0))\n"
+    )
+    r = sb.run(code)
+    assert r.verdict in ("internal_error", "runtime_error"), (r.verdict, r.error)
+    r2 = sb.run("print(6 * 7)")
+    assert r2.verdict == "ok" and r2.stdout.strip() == "42", (r2.verdict, r2.stdout)
+
+
+def test_giant_exception_message(make_sandbox: Any, kit: Any, token: str) -> None:
+    sb = make_sandbox(timeout_s=20)
+    limit = 1 << 20
+    sb = make_sandbox(timeout_s=20, max_output_bytes=limit)
+    hwm = kit.vm_hwm_kb()
+    r = sb.run(kit.tag_code(token) + "raise ValueError('A' * 60_000_000)\n")
+    assert r.verdict == "runtime_error", (r.verdict, r.error)
+    assert r.error is not None and r.error.name == "ValueError"
+    size = len(r.error.message) + len(r.error.traceback)
+    assert size <= 4 * limit, f"error message of {size} chars returned (output limit {limit})"
+    grew_mb = (kit.vm_hwm_kb() - hwm) // 1024
+    assert grew_mb < 150, f"the supervisor's memory grew by {grew_mb} MB for one exception"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "def __str__(self):\n        raise SystemExit(3)",
+        "def __str__(self):\n        raise RecursionError('x')",
+        "def __str__(self):\n        while True:\n            pass",
+        "def __repr__(self):\n        raise KeyboardInterrupt",
+    ],
+    ids=["str-SystemExit", "str-raises", "str-loops", "repr-KeyboardInterrupt"],
+)
+def test_hostile_exception(make_sandbox: Any, kit: Any, token: str, body: str) -> None:
+    sb = make_sandbox(timeout_s=3)
+    code = kit.tag_code(token) + f"class Evil(Exception):\n    {body}\nraise Evil('boom')\n"
+    r = sb.run(code)
+    assert r.verdict in ("runtime_error", "timeout", "internal_error"), (r.verdict, r.error)
+    assert r.outcome != "OUTCOME_OK"
+    r2 = sb.run("print(6 * 7)")
+    assert r2.verdict == "ok" and r2.stdout.strip() == "42", (r2.verdict, r2.stdout, r2.error)
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["raise SystemExit(0)", "os._exit(0)", "os.close(1)\nos.close(2)", "sys.stdout = None"],
+    ids=["SystemExit", "os._exit", "close-stdio", "stdout-None"],
+)
+def test_interpreter_sabotage(make_sandbox: Any, kit: Any, token: str, code: str) -> None:
+    sb = make_sandbox(timeout_s=3)
+    r = sb.run(kit.tag_code(token) + code + "\n")
+    assert r.verdict in ("ok", "runtime_error"), (r.verdict, r.error)
+    r2 = sb.run("print(6 * 7)")
+    assert r2.verdict == "ok" and r2.stdout.strip() == "42", (r2.verdict, r2.stdout, r2.error)
+
+
+def test_hostile_file_names_serialize(
+    make_sandbox: Any, kit: Any, token: str, sandbox_mod: Any
+) -> None:
+    """Names the host must list, serialize to JSON and read back: not UTF-8, newlines,
+    terminal escapes, 255 bytes, deep and wide trees."""
+    sb = make_sandbox(timeout_s=20)
+    code = (
+        kit.tag_code(token)
+        + "for raw in (b'\\xff\\xfe.txt', b'line\\nbreak.csv', b'\\x1b[2Jclear.txt', b'x' * 255):\n"
+        + "    fd = os.open(raw, os.O_WRONLY | os.O_CREAT, 0o644)\n"
+        + "    os.write(fd, b'data')\n    os.close(fd)\n"
+        + "os.mkdir('wide')\n"
+        + "for i in range(20000):\n"
+        + "    os.mkfifo(f'wide/p{i}') if i % 2 else open(f'wide/f{i}', 'w').close()\n"
+        + "for i in range(300):\n"
+        + "    os.mkdir('d')\n    os.chdir('d')\n"
+        + "open('deep.txt', 'w').write('deep')\n"
+    )
+    r = sb.run(code)
+    assert r.verdict == "ok", (r.verdict, r.error)
+    json.dumps(r.to_dict())
+    r.model_dump_json()
+    listed = sb.list_files()
+    json.dumps([f.model_dump() for f in listed])
+    names = [f.name for f in listed]
+    for name in names[:10]:
+        try:
+            sb.read_file(name)
+        except sandbox_mod.SandboxError:
+            pass
+    assert any(n.startswith("line") for n in names)
