@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -187,7 +188,9 @@ async def _answer(request: Request, run: Run, model_version: str, response_id: s
     if result is None:
         raise ApiError(500, "internal error: the run ended without a result")
     if result.finish_reason == "ERROR" and not result.parts:
-        raise ApiError(503, f"The model failed: {result.error or 'unknown error'}")
+        raise ApiError(
+            503, f"The request could not be completed: {result.error or 'unknown error'}"
+        )
     return JSONResponse(response_json(result, model_version, response_id))
 
 
@@ -337,11 +340,25 @@ def _install_error_handlers(app: FastAPI) -> None:
         return ApiError(500, f"Internal error: {type(exc).__name__}").response()
 
 
+class _RedactKey(logging.Filter):
+    """Keep `?key=...` API keys out of the access log."""
+
+    _pattern = re.compile(r"([?&]key=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._pattern.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     config = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("uvicorn.access").addFilter(_RedactKey())
     aliases = ", ".join(f"{n} -> {s}" for n, s in config.all_aliases().items())
     log.info(
         "codexec Gemini API on http://%s:%d (models: %s; key %s; %d at once, queue %d)",

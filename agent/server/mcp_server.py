@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import logging
 import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from sandbox import ExecutionResult, Limits, Sandbox, SandboxError
 
+log = logging.getLogger(__name__)
 RUN_PYTHON_DESCRIPTION = (
     "Run Python code in a stateful sandbox: variables, imports and files persist across calls "
     "of this client. Returns stdout, stderr and the error traceback as text, and each "
@@ -106,11 +108,14 @@ class Sessions:
         connection = getattr(ctx.request_context.session, "_connection", None)
         if connection is not None:
             connection.exit_stack.push_async_callback(self.close, key)
+        else:
+            log.warning("cannot watch session %s for its end; its sandbox lives on", key)
 
     async def close(self, key: str | None) -> None:
         session = self._by_id.pop(key, None)
         if session is not None:
             await anyio.to_thread.run_sync(session.close)
+            log.info("closed the sandbox of session %s", key or "stdio")
 
     async def close_all(self) -> None:
         for key in list(self._by_id):

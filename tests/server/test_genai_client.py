@@ -70,7 +70,8 @@ def test_stream_yields_parts_as_they_come(client_for, start_server, script) -> N
 def test_figure_comes_back_as_inline_png(client_for, start_server, script) -> None:
     draw = "import matplotlib.pyplot as plt\nplt.plot([1, 4, 9])\nplt.title('squares')\nplt.show()"
     server = start_server()
-    response = client_for(server.url).models.generate_content(
+    client = client_for(server.url)
+    response = client.models.generate_content(
         model=script([{"text": "", "code": draw}, {"text": "Final answer: drawn"}]),
         contents="Plot the squares",
         config=types.GenerateContentConfig(tools=[CODE_TOOL]),
@@ -86,7 +87,8 @@ def test_inline_csv_is_a_file_the_code_reads(
 ) -> None:
     code = "import pandas as pd\ndf = pd.read_csv('file_1.csv')\nprint(df['y'].sum() * 10)"
     server = start_server()
-    response = client_for(server.url).models.generate_content(
+    client = client_for(server.url)
+    response = client.models.generate_content(
         model=script([{"text": "", "code": code}, {"text": "Final answer: 70"}]),
         contents=[
             types.Part.from_bytes(data=b"x,y\n1,3\n2,4\n", mime_type="text/csv"),
@@ -119,7 +121,8 @@ def test_function_declarations_alongside_code_execution(
         tools=[CODE_TOOL, types.Tool(function_declarations=[weather])],
         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
     )
-    response = client_for(server.url).models.generate_content(
+    client = client_for(server.url)
+    response = client.models.generate_content(
         model=script([{"text": "", "function_calls": [call]}]),
         contents="Weather in Paris?",
         config=config,
@@ -138,7 +141,8 @@ def test_without_code_execution_the_model_just_answers(
     client_for, start_server, script, created_models
 ) -> None:
     server = start_server()
-    response = client_for(server.url).models.generate_content(
+    client = client_for(server.url)
+    response = client.models.generate_content(
         model=script([{"text": "Final answer: 4"}]),
         contents="2+2?",
         config=types.GenerateContentConfig(
@@ -175,7 +179,8 @@ def test_multi_turn_history_reaches_the_model(
         ),
         types.Content(role="user", parts=[types.Part(text="And doubled?")]),
     ]
-    response = client_for(server.url).models.generate_content(
+    client = client_for(server.url)
+    response = client.models.generate_content(
         model=script([{"text": "Final answer: 84"}]),
         contents=history,
         config=types.GenerateContentConfig(tools=[CODE_TOOL]),
@@ -189,17 +194,19 @@ def test_multi_turn_history_reaches_the_model(
 
 def test_api_key_required_when_configured(client_for, start_server, script) -> None:
     server = start_server(api_key="s3cret", aliases={"m": script([{"text": "ok"}] * 2)})
-    assert client_for(server.url, "s3cret").models.generate_content(model="m", contents="hi").text
+    good, bad = client_for(server.url, "s3cret"), client_for(server.url, "nope")
+    assert good.models.generate_content(model="m", contents="hi").text == "ok"
     with pytest.raises(errors.ClientError) as wrong:
-        client_for(server.url, "nope").models.generate_content(model="m", contents="hi")
+        bad.models.generate_content(model="m", contents="hi")
     assert wrong.value.code == 403
     assert wrong.value.status == "PERMISSION_DENIED"
 
 
 def test_unknown_model_is_a_404_for_the_sdk(client_for, start_server) -> None:
     server = start_server()
+    client = client_for(server.url)
     with pytest.raises(errors.ClientError) as e:
-        client_for(server.url).models.generate_content(model="gemini-2.0-flash", contents="hi")
+        client.models.generate_content(model="gemini-2.0-flash", contents="hi")
     assert e.value.code == 404
     assert e.value.status == "NOT_FOUND"
     assert "gemini-2.0-flash" in e.value.message

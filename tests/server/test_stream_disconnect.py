@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 
-STEP = {"text": "Another step.", "code": "print('tick')", "delay_s": 0.2}
 REQUEST = {
     "contents": [{"role": "user", "parts": [{"text": "loop for a while"}]}],
     "tools": [{"codeExecution": {}}],
@@ -49,7 +48,9 @@ def _wait_for(condition, timeout_s: float = 30.0) -> bool:
 
 
 def test_disconnect_mid_stream_frees_the_sandbox(start_server, script, created_models) -> None:
-    turns = [STEP] * 30 + [{"text": "Final answer: never reached"}]
+    # distinct code each step: the loop stops a model that repeats itself
+    steps = [{"text": "Step.", "code": f"print('tick {i}')", "delay_s": 0.2} for i in range(30)]
+    turns = [*steps, {"text": "Final answer: never reached"}]
     warm_up = script([{"text": "", "code": "print(1)"}, {"text": "Final answer: 1"}])
     server = start_server(aliases={"long": script(turns), "warm": warm_up}, max_steps=40)
     pool = server.app.state.pool
@@ -66,6 +67,8 @@ def test_disconnect_mid_stream_frees_the_sandbox(start_server, script, created_m
                 seen.append(json.loads(line[6:]))
             if any("codeExecutionResult" in json.dumps(c) for c in seen):
                 break  # leave after the first result: the stream is closed here
+        running = descendant_pids(os.getpid()) - before
+        assert running, "no sandbox session process seen while the run was going"
     assert pool.admitted in (0, 1)
     assert _wait_for(lambda: pool.admitted == 0), "the run was not stopped"
     model = created_models[-1]
