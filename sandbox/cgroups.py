@@ -1,11 +1,18 @@
-"""cgroup v1 memory and pids controllers for one session (host side), when writable."""
+"""cgroup v1 memory and pids controllers for sessions, when the host makes them writable.
+
+The zygote opens the parent directories (its own cgroups) before it pivots into the sandbox
+root; each pooled session creates and joins `codexec-<zygote pid>-<n>` through those fds and
+sets its limits when claimed. The host only reads counters and removes the directories.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 
-_ROOT = "/sys/fs/cgroup"
+ROOT = "/sys/fs/cgroup"
+CONTROLLERS = ("memory", "pids")
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 def _own_path(controller: str) -> str | None:
@@ -20,19 +27,55 @@ def _own_path(controller: str) -> str | None:
     return None
 
 
-def _parent(controller: str) -> str | None:
-    rel = _own_path(controller)
-    if rel is None:
-        return None
-    path = os.path.join(_ROOT, controller, rel.lstrip("/"))
-    if os.path.isdir(path) and os.access(path, os.W_OK):
-        return path
-    return None
+def open_parents() -> dict[str, tuple[str, int]]:
+    """controller -> (host path, dir fd) of this process's writable v1 cgroups."""
+    found: dict[str, tuple[str, int]] = {}
+    for controller in CONTROLLERS:
+        rel = _own_path(controller)
+        if rel is None:
+            continue
+        path = os.path.join(ROOT, controller, rel.lstrip("/"))
+        if os.path.isdir(path) and os.access(path, os.W_OK):
+            try:
+                found[controller] = (path, os.open(path, _DIR))
+            except OSError:
+                pass
+    return found
 
 
-def _write(path: str, value: str) -> None:
-    with open(path, "w") as f:
-        f.write(value)
+def _write_at(dir_fd: int, name: str, value: str) -> None:
+    fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def join(parent_fd: int, name: str) -> int:
+    """Create cgroup `name` under the parent and move the calling process into it."""
+    try:
+        os.mkdir(name, dir_fd=parent_fd)
+    except FileExistsError:
+        pass
+    fd = os.open(name, _DIR, dir_fd=parent_fd)
+    try:
+        _write_at(fd, "cgroup.procs", "0")
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def set_limits(fds: dict[str, int], memory_mb: int, max_procs: int) -> None:
+    if "memory" in fds:
+        limit = str(memory_mb * 1024 * 1024)
+        _write_at(fds["memory"], "memory.limit_in_bytes", limit)
+        try:
+            _write_at(fds["memory"], "memory.memsw.limit_in_bytes", limit)
+        except OSError:
+            pass  # no swap accounting
+    if "pids" in fds:
+        _write_at(fds["pids"], "pids.max", str(max_procs))
 
 
 def _read(path: str) -> str:
@@ -44,47 +87,16 @@ def _read(path: str) -> str:
 
 
 class SessionCgroup:
-    """Memory and pids cgroups named codexec-<host pid>-<n>; any part may be unavailable."""
+    """Host-side view of one session's cgroups (paths may be None)."""
 
-    def __init__(self, name: str, memory_mb: int, max_procs: int) -> None:
-        self.memory: str | None = None
-        self.pids: str | None = None
-        mem_parent = _parent("memory")
-        if mem_parent:
-            try:
-                path = os.path.join(mem_parent, name)
-                os.makedirs(path, exist_ok=True)
-                limit = str(memory_mb * 1024 * 1024)
-                _write(os.path.join(path, "memory.limit_in_bytes"), limit)
-                memsw = os.path.join(path, "memory.memsw.limit_in_bytes")
-                if os.path.exists(memsw):
-                    try:
-                        _write(memsw, limit)
-                    except OSError:
-                        pass
-                self.memory = path
-            except OSError:
-                self.memory = None
-        pids_parent = _parent("pids")
-        if pids_parent:
-            try:
-                path = os.path.join(pids_parent, name)
-                os.makedirs(path, exist_ok=True)
-                _write(os.path.join(path, "pids.max"), str(max_procs))
-                self.pids = path
-            except OSError:
-                self.pids = None
-
-    def add(self, pid: int) -> None:
-        for path in (self.memory, self.pids):
-            if path:
-                _write(os.path.join(path, "cgroup.procs"), str(pid))
+    def __init__(self, memory: str | None = None, pids: str | None = None) -> None:
+        self.memory = memory
+        self.pids = pids
 
     def oom_kills(self) -> int:
         if not self.memory:
             return 0
-        text = _read(os.path.join(self.memory, "memory.oom_control"))
-        for line in text.splitlines():
+        for line in _read(os.path.join(self.memory, "memory.oom_control")).splitlines():
             if line.startswith("oom_kill "):
                 return int(line.split()[1])
         return int(_read(os.path.join(self.memory, "memory.failcnt")).strip() or 0)
@@ -95,10 +107,13 @@ class SessionCgroup:
                 return len(_read(os.path.join(path, "cgroup.procs")).split())
         return 0
 
-    def wait_empty(self, timeout_s: float = 2.0) -> None:
+    def wait_empty(self, timeout_s: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout_s
-        while self.process_count() and time.monotonic() < deadline:
+        while self.process_count():
+            if time.monotonic() > deadline:
+                return False
             time.sleep(0.002)
+        return True
 
     def remove(self) -> None:
         self.wait_empty()

@@ -33,6 +33,7 @@ _ETC_ENTRIES = (
     "os-release",
     "matplotlibrc",
 )
+DEFAULT_TMP_MB = 512  # Limits.max_workspace_mb's default
 _DEVICES = ("null", "zero", "full", "random", "urandom")
 
 
@@ -145,6 +146,7 @@ def build_root(extra_paths: list[str], level: str) -> None:
     os.rmdir("/old")
     c.mount("proc", "/proc", "proc", c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC)
     c.mount("none", "/", None, c.MS_REMOUNT | c.MS_RDONLY | c.MS_NOSUID | c.MS_NODEV)
+    c.mount("none", WORKSPACES, None, c.MS_SHARED)
 
 
 def make_workspace(path: str, uid: int, gid: int, size_mb: int, level: str) -> None:
@@ -169,25 +171,45 @@ def remove_workspace(path: str, level: str) -> None:
         log(f"cannot remove workspace {path}: {e}")
 
 
+def prepare_session(level: str) -> None:
+    """In a pooled session's pid-1 process, before it is claimed: its own /proc and /dev/shm."""
+    if level == "none":
+        os.setsid()
+        return
+    flags = c.MS_NOSUID | c.MS_NODEV
+    c.umount("/proc")
+    c.mount("proc", "/proc", "proc", flags | c.MS_NOEXEC)
+    c.mount("tmpfs", "/dev/shm", "tmpfs", flags | c.MS_NOEXEC, "mode=1777,size=64m")
+    c.mount("tmpfs", "/tmp", "tmpfs", flags, f"mode=1777,size={DEFAULT_TMP_MB}m")
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    try:
+        _write("/proc/self/oom_score_adj", "1000")
+    except OSError:
+        pass
+
+
 def setup_session(ws: str, uid: int, gid: int, limits: dict, level: str) -> str:
-    """In the session's pid-1 process: private /proc, /tmp, workspace; then drop privileges.
+    """At claim time: private /tmp, the workspace at /workspace; then drop privileges.
 
     Returns the workspace path as the session sees it.
     """
     if level != "none":
         flags = c.MS_NOSUID | c.MS_NODEV
-        c.umount("/proc")
-        c.mount("proc", "/proc", "proc", flags | c.MS_NOEXEC)
-        tmp_opts = f"mode=1777,size={limits['max_workspace_mb']}m"
-        c.mount("tmpfs", "/tmp", "tmpfs", flags, tmp_opts)
-        c.mount("tmpfs", "/dev/shm", "tmpfs", flags | c.MS_NOEXEC, "mode=1777,size=64m")
+        if limits["max_workspace_mb"] != DEFAULT_TMP_MB:
+            tmp_opts = f"mode=1777,size={limits['max_workspace_mb']}m"
+            c.mount("tmpfs", "/tmp", "tmpfs", flags | c.MS_REMOUNT, tmp_opts)
+        # /workspaces is shared with the zygote (so new workspaces reach pooled sessions);
+        # leave its peer group before touching it, then hide all other workspaces.
+        c.mount("none", WORKSPACES, None, c.MS_REC | c.MS_PRIVATE)
         c.mount(ws, WORKSPACE, None, c.MS_BIND)
-        c.umount(WORKSPACES)
+        c.mount("none", WORKSPACE, None, c.MS_PRIVATE)
+        if level != "root":
+            # One uid for all sessions: hide the others' workspaces. (As root each workspace
+            # is mode 0700 with its own uid; skipping the umount saves an RCU grace period.)
+            c.umount(WORKSPACES)
         ws = WORKSPACE
-    try:
-        _write("/proc/self/oom_score_adj", "1000")
-    except OSError:
-        pass
     _set_rlimits(limits, per_uid_nproc=level == "root")
     if level == "root":
         os.setgroups([])

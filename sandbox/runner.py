@@ -52,16 +52,24 @@ def _error(exc: BaseException) -> dict[str, str]:
 
 
 class Runner:
-    def __init__(self, ctl: socket.socket, limits: dict[str, Any]) -> None:
-        self.ctl = ctl
-        self.limits = limits
+    """Built before the session is claimed (so claiming is cheap); `attach` completes it."""
+
+    def __init__(self) -> None:
+        self.ctl: socket.socket | None = None
+        self.limits: dict[str, Any] = {}
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        self.figures = FigureCapture(limits["max_figures"], limits["max_figure_bytes"])
+        self.figures = FigureCapture(20, 5_000_000)
         self.figures.install()
         sys.stdin = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
         sys.stdout = self._stream(1)
         sys.stderr = self._stream(2)
         signal.signal(signal.SIGXCPU, _on_sigxcpu)
+
+    def attach(self, ctl: socket.socket, limits: dict[str, Any]) -> None:
+        self.ctl = ctl
+        self.limits = limits
+        self.figures.max_figures = limits["max_figures"]
+        self.figures.max_bytes = limits["max_figure_bytes"]
 
     @staticmethod
     def _stream(fd: int) -> io.TextIOWrapper:
@@ -114,6 +122,7 @@ class Runner:
         return {"verdict": verdict, "error": error, "figures": figures}
 
     def loop(self) -> None:
+        assert self.ctl is not None
         while True:
             try:
                 req = recv_msg(self.ctl)

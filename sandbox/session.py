@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import queue
 import select
 import signal
 import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from sandbox import files
@@ -34,13 +37,17 @@ def _session_uid(sid: int) -> int:
 class _Process:
     """One live session interpreter and its pipes (host side)."""
 
-    def __init__(self, client: ZygoteClient, sid: int, uid: int, limits: Limits, cg: SessionCgroup):
+    def __init__(self, client: ZygoteClient, sid: int, uid: int, limits: Limits) -> None:
         self.ctl, child_ctl = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        lim = limits.model_dump()
-        lim["rlimit_memory"] = cg.memory is None
-        req = {"op": "spawn", "sid": sid, "uid": uid, "limits": lim, "env": base_env()}
+        req = {
+            "op": "spawn",
+            "sid": sid,
+            "uid": uid,
+            "limits": limits.model_dump(),
+            "env": base_env(),
+        }
         try:
             reply = client.request(req, [child_ctl.fileno(), out_w, err_w])
         except BaseException:
@@ -56,21 +63,30 @@ class _Process:
         self.out, self.err = out_r, err_r
         self.pidfd = os.pidfd_open(self.pid)
         self.level = client.level
-        cg.add(self.pid)
+        cg = reply.get("cgroups") or {}
+        self.cgroup = SessionCgroup(cg.get("memory"), cg.get("pids"))
         self.alive = True
 
-    def kill(self) -> None:
-        if not self.alive:
-            return
+    def signal_kill(self) -> None:
+        """SIGKILL the session's pid 1 (the kernel then kills its whole pid namespace)."""
         self.alive = False
+        if self.pidfd < 0:
+            return
         try:
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
             if self.level == "none":
                 os.killpg(self.pid, signal.SIGKILL)
         except OSError:
             pass
-        select.select([self.pidfd], [], [], 2.0)
-        self.close_fds()
+
+    def wait_dead(self, timeout_s: float = 5.0) -> None:
+        if self.pidfd >= 0:
+            select.select([self.pidfd], [], [], timeout_s)
+        self.cgroup.wait_empty(timeout_s)
+
+    def kill(self) -> None:
+        self.signal_kill()
+        self.wait_dead()
 
     def close_fds(self) -> None:
         self.alive = False
@@ -82,6 +98,55 @@ class _Process:
                 pass
         self.out = self.err = self.pidfd = -1
 
+    def dispose(self) -> None:
+        """Kill (if needed), wait for the whole tree, free the fds and the cgroups."""
+        self.kill()
+        self.close_fds()
+        self.cgroup.remove()
+
+
+class _Reaper:
+    """Finishes closes in the background, so Sandbox.close() costs a signal, not a wait."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="sandbox-reaper", daemon=True
+                )
+                self._thread.start()
+        self._queue.put(job)
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                if job is not None:
+                    job()
+            except Exception:
+                pass
+            finally:
+                self._queue.task_done()
+
+    def drain(self) -> None:
+        """Wait until every submitted close has finished."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.join()
+
+
+_reaper = _Reaper()
+atexit.register(_reaper.drain)
+
+
+def wait_closed() -> None:
+    """Block until all closed sandboxes are fully cleaned up (processes reaped, dirs removed)."""
+    _reaper.drain()
+
 
 class _State:
     """Everything a Sandbox owns; closed by Sandbox.close or its finalizer."""
@@ -92,36 +157,42 @@ class _State:
         self.uid = _session_uid(self.sid)
         self.limits = limits
         self.client = get_client()
-        self.cgroup = SessionCgroup(
-            f"codexec-{os.getpid()}-{self.sid}", limits.memory_mb, limits.max_procs
-        )
         self.proc: _Process | None = None
         self.ws_fd = -1
         self.closed = False
 
     def ensure_process(self) -> _Process:
         if self.proc is None or not self.proc.alive:
-            self.proc = _Process(self.client, self.sid, self.uid, self.limits, self.cgroup)
+            if self.proc is not None:
+                self.proc.dispose()
+            self.proc = _Process(self.client, self.sid, self.uid, self.limits)
             if self.ws_fd < 0:
                 flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
                 self.ws_fd = os.open(f"ws-{self.sid}", flags, dir_fd=self.client.workspaces_fd)
         return self.proc
 
-    def close(self) -> None:
+    def close(self, wait: bool = False) -> None:
         if self.closed:
             return
         self.closed = True
-        if self.proc is not None:
-            self.proc.kill()
-        self.cgroup.remove()
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.signal_kill()
         if self.ws_fd >= 0:
             os.close(self.ws_fd)
             self.ws_fd = -1
-        try:
-            if self.client.alive():
-                self.client.request({"op": "close", "sid": self.sid})
-        except Exception:
-            pass
+        client, sid = self.client, self.sid
+
+        def finish() -> None:
+            if proc is not None:
+                proc.dispose()
+            if client.alive():
+                client.request({"op": "close", "sid": sid})
+
+        if wait:
+            finish()
+        else:
+            _reaper.submit(finish)
 
 
 class Sandbox:
@@ -138,7 +209,11 @@ class Sandbox:
             raise
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def close(self) -> None:
+    def close(self, wait: bool = False) -> None:
+        """Kill the session's processes now; workspace and cgroups are freed in the background
+        (`wait=True`, or `sandbox.session.wait_closed()`, waits for that too)."""
+        if wait:
+            self._state.close(wait=True)
         self._finalizer()
 
     @property
@@ -217,9 +292,9 @@ class Sandbox:
                 "internal_error", error=ErrorInfo(name="SandboxError", message=str(e))
             )
         before = files.snapshot(state.ws_fd)
-        oom_before = state.cgroup.oom_kills()
+        oom_before = proc.cgroup.oom_kills()
         result = _Run(proc, self.limits, timeout).execute(code)
-        if result.get("died") and state.cgroup.oom_kills() > oom_before:
+        if result.get("died") and proc.cgroup.oom_kills() > oom_before:
             result["verdict"] = "memory_limit"
             result["error"] = {
                 "name": "MemoryError",
@@ -228,7 +303,7 @@ class Sandbox:
                 "traceback": "",
             }
         if not proc.alive:
-            state.cgroup.wait_empty()
+            proc.dispose()
         after = files.snapshot(state.ws_fd)
         return _build_result(result, files.infos(after, files.changed(before, after)), start)
 
@@ -351,8 +426,8 @@ class _Run:
         return {"verdict": verdict, "error": error, "figures": figures, **self._outputs()}
 
     def _died(self) -> dict[str, Any]:
-        self.proc.kill()
         self._drain(0.5)
+        self.proc.kill()
         return {
             "verdict": "runtime_error",
             "died": True,

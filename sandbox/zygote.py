@@ -1,17 +1,21 @@
-"""The fork server: `python -m sandbox.zygote --fd N` (started by sandbox.client).
+"""The fork server: `python -m sandbox.zygote --fd N ...` (started by sandbox.client).
 
 It isolates itself (namespaces, minimal read-only root), imports the heavy libraries once,
-single-threaded, then forks one session per request. Each session: fork -> unshare a pid (and
-mount) namespace -> fork again, so the session interpreter is pid 1 of its own namespace and
-killing it kills its whole process tree. The middle process waits for it and dies with the zygote.
+single-threaded, then serves the host. A forked helper (the forker) keeps a small pool of
+ready sessions so a new Sandbox costs a message, not a fork. Each session is made by
+fork -> unshare a pid and mount namespace -> fork: the session interpreter is pid 1 of its own
+namespace (killing it kills its whole tree); the middle process only waits for it. Death
+propagates downwards: zygote -> forker -> middles -> sessions (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import importlib
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -20,7 +24,7 @@ import time
 from typing import Any
 
 from sandbox import _libc as c
-from sandbox import allowlist, isolation, runner
+from sandbox import allowlist, cgroups, isolation, runner
 from sandbox.isolation import log
 
 PRELOAD_FULL = (
@@ -39,7 +43,10 @@ PRELOAD_FULL = (
     "mpmath",
     "tabulate",
 )
+POOL_SIZE = 2
 _MAX_FDS = 8
+_CLAIM_TIMEOUT_S = 60.0
+DEBUG = bool(os.environ.get("CODEXEC_DEBUG"))
 
 
 def preload(modules: tuple[str, ...]) -> None:
@@ -64,34 +71,191 @@ def _install_seccomp() -> None:
 
 
 def _close_fds(keep: set[int]) -> None:
-    for fd in os.listdir("/proc/self/fd"):
-        n = int(fd)
-        if n > 2 and n not in keep:
-            try:
-                os.close(n)
-            except OSError:
-                pass
+    """Close every fd above 2 except `keep` (close_range; no /proc, which may be remounted)."""
+    start = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, 1 << 20)
 
 
-class Zygote:
-    def __init__(self, sock: socket.socket, level: str, workspaces: str, libs: list[str]) -> None:
-        self.sock = sock
+class Config:
+    """What every process forked from the zygote needs to know."""
+
+    def __init__(self, level: str, cg_parents: dict[str, tuple[str, int]], libs: list[str]):
         self.level = level
-        self.workspaces = workspaces
+        self.cg_parents = cg_parents
         self.libs = libs
-        self.sessions: dict[int, int] = {}  # sid -> session pid (host pid namespace)
+        self.zygote_pid = os.getpid()
+
+
+# -- a pooled session (runs in the pid-1 process of a new pid namespace) ----------------------
+def _session_main(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
+    cg_fds: dict[str, int] = {}
+    try:
+        isolation.prepare_session(cfg.level)
+        for controller, (_, parent_fd) in cfg.cg_parents.items():
+            try:
+                cg_fds[controller] = cgroups.join(parent_fd, cg_name)
+            except OSError as e:
+                log(f"cannot join the {controller} cgroup: {e}")
+        for _, parent_fd in cfg.cg_parents.values():
+            os.close(parent_fd)
+        allowlist.install(cfg.libs)
+        run = runner.Runner()
+        data, fds, _, _ = socket.recv_fds(pool_sock, 1 << 16, _MAX_FDS)
+    except BaseException as e:  # noqa: BLE001
+        log(f"pooled session failed: {type(e).__name__}: {e}")
+        os._exit(70)
+    if not data or len(fds) != 3:
+        os._exit(0)
+    t_claim = time.perf_counter()
+    pool_sock.close()
+    req = json.loads(data)
+    ctl_fd, out_fd, err_fd = fds
+    ctl = socket.socket(fileno=ctl_fd)
+    try:
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        limits = req["limits"]
+        cgroups.set_limits(cg_fds, limits["memory_mb"], limits["max_procs"])
+        limits["rlimit_memory"] = "memory" not in cg_fds
+        _close_fds({ctl_fd})
+        ws = isolation.setup_session(req["ws"], req["uid"], req["uid"], limits, cfg.level)
+        c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)  # setresuid cleared it
+        os.environ.clear()
+        os.environ.update(req["env"])
+        os.environ["HOME"] = os.environ["PWD"] = ws
+        sys.argv = [""]
+        sys.path = [p for p in sys.path if p not in ("", ".")]
+        run.attach(ctl, limits)
+        _install_seccomp()
+        if DEBUG:
+            print(f"claim setup {1000 * (time.perf_counter() - t_claim):.2f} ms", file=sys.stderr)
+    except BaseException as e:  # noqa: BLE001
+        print(f"sandbox: session setup failed: {type(e).__name__}: {e}", file=sys.stderr)
+        os._exit(70)
+    run.loop()
+
+
+def _middle_main(cfg: Config, pool_sock: socket.socket, cg_name: str, wpipe: int) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if cfg.level != "none":
+            c.unshare(c.CLONE_NEWPID | c.CLONE_NEWNS)
+        child = os.fork()
+    except BaseException as e:  # noqa: BLE001
+        os.write(wpipe, f"{type(e).__name__}: {e}".encode())
+        os._exit(1)
+    if child == 0:
+        try:
+            os.close(wpipe)
+            c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
+            _session_main(cfg, pool_sock, cg_name)
+        finally:
+            os._exit(1)
+    os.write(wpipe, str(child).encode())
+    _close_fds(set())
+    while True:
+        try:
+            os.waitpid(child, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            pass
+        os._exit(0)
+
+
+# -- the forker: keeps the zygote's pool full -------------------------------------------------
+def _forker_main(cfg: Config, zsock: socket.socket) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
+    tokens = POOL_SIZE
+    for n in range(1, 1 << 62):
+        while tokens <= 0:
+            data = zsock.recv(64)
+            if not data:
+                os._exit(0)
+            tokens += len(data)
+        name = f"codexec-{cfg.zygote_pid}-{n}"
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        rpipe, wpipe = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(rpipe)
+                zsock.close()
+                ours.close()
+                _middle_main(cfg, theirs, name, wpipe)
+            finally:
+                os._exit(1)
+        os.close(wpipe)
+        theirs.close()
+        with os.fdopen(rpipe, "rb") as f:
+            data = f.read()
+        if not data.strip().isdigit():
+            log(f"pooled session did not start: {data.decode(errors='replace')}")
+            ours.close()
+            time.sleep(0.5)
+            continue
+        paths = {ctl: os.path.join(path, name) for ctl, (path, _) in cfg.cg_parents.items()}
+        msg = json.dumps({"pid": int(data), "cgroups": paths}).encode()
+        try:
+            socket.send_fds(zsock, [msg], [ours.fileno()])
+        except OSError:
+            os._exit(0)
+        ours.close()
+        tokens -= 1
+    os._exit(0)
+
+
+# -- the zygote's request loop ----------------------------------------------------------------
+class Zygote:
+    def __init__(self, sock: socket.socket, cfg: Config, workspaces: str) -> None:
+        self.sock = sock
+        self.cfg = cfg
+        self.workspaces = workspaces
+        self.pool: collections.deque[tuple[dict[str, Any], socket.socket]] = collections.deque()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                sock.close()
+                _forker_main(cfg, theirs)
+            finally:
+                os._exit(1)
+        theirs.close()
+        self.forker = ours
+
+    def _take_member(self, timeout_s: float) -> None:
+        if not select.select([self.forker], [], [], timeout_s)[0]:
+            raise RuntimeError("no pooled session became ready in time")
+        data, fds, _, _ = socket.recv_fds(self.forker, 1 << 16, 1)
+        if not data or not fds:
+            raise RuntimeError("the session forker exited")
+        self.pool.append((json.loads(data), socket.socket(fileno=fds[0])))
 
     def serve(self) -> None:
         while True:
+            ready, _, _ = select.select([self.sock, self.forker], [], [])
+            if self.forker in ready:
+                try:
+                    self._take_member(0)
+                except (RuntimeError, OSError) as e:
+                    log(f"zygote: {e}")
+                    self.shutdown()
+            if self.sock not in ready:
+                continue
             try:
                 data, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, _MAX_FDS)
             except OSError:
                 data, fds = b"", []
             if not data:
                 self.shutdown()
-            req = json.loads(data)
             try:
-                reply = self.handle(req, fds)
+                reply = self.handle(json.loads(data), fds)
             except Exception as e:
                 reply = {"error": f"{type(e).__name__}: {e}"}
             finally:
@@ -100,112 +264,33 @@ class Zygote:
             self.sock.send(json.dumps(reply).encode())
 
     def shutdown(self) -> None:
-        for pid in self.sessions.values():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        os._exit(0)
+        os._exit(0)  # the forker, the middles and the sessions follow via PR_SET_PDEATHSIG
 
     def handle(self, req: dict[str, Any], fds: list[int]) -> dict[str, Any]:
         op = req.get("op")
         sid = int(req.get("sid", -1))
         ws = os.path.join(self.workspaces, f"ws-{sid}")
         if op == "spawn":
-            if not os.path.ismount(ws) and not os.path.isdir(ws):
-                limits = req["limits"]
-                isolation.make_workspace(
-                    ws, req["uid"], req["uid"], limits["max_workspace_mb"], self.level
-                )
-            pid = self.spawn(ws, req, fds)
-            self.sessions[sid] = pid
-            return {"pid": pid}
+            if len(fds) != 3:
+                raise ValueError("spawn needs 3 fds")
+            if not os.path.isdir(ws):
+                size = req["limits"]["max_workspace_mb"]
+                isolation.make_workspace(ws, req["uid"], req["uid"], size, self.cfg.level)
+            if not self.pool:
+                self._take_member(_CLAIM_TIMEOUT_S)
+            info, member = self.pool.popleft()
+            claim = {**req, "ws": ws}
+            socket.send_fds(member, [json.dumps(claim).encode()], fds)
+            member.close()
+            self.forker.send(b"1")
+            return info
         if op == "close":
-            pid = self.sessions.pop(sid, None)
-            if pid is not None:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
             if os.path.isdir(ws):
-                isolation.remove_workspace(ws, self.level)
+                isolation.remove_workspace(ws, self.cfg.level)
             return {"ok": True}
         if op == "ping":
-            return {"ok": True}
+            return {"ok": True, "pool": len(self.pool)}
         return {"error": f"unknown op {op!r}"}
-
-    def spawn(self, ws: str, req: dict[str, Any], fds: list[int]) -> int:
-        ctl_fd, out_fd, err_fd = fds
-        rpipe, wpipe = os.pipe()
-        middle = os.fork()
-        if middle == 0:
-            try:
-                os.close(rpipe)
-                self._middle(ws, req, ctl_fd, out_fd, err_fd, wpipe)
-            finally:
-                os._exit(1)
-        os.close(wpipe)
-        with os.fdopen(rpipe, "rb") as f:
-            data = f.read()
-        if not data.strip().isdigit():
-            raise RuntimeError(f"session did not start: {data.decode(errors='replace')}")
-        return int(data)
-
-    def _middle(
-        self, ws: str, req: dict[str, Any], ctl_fd: int, out_fd: int, err_fd: int, wpipe: int
-    ) -> None:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        try:
-            c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
-            self.sock.close()
-            if self.level != "none":
-                c.unshare(c.CLONE_NEWPID | c.CLONE_NEWNS)
-            child = os.fork()
-        except Exception as e:
-            os.write(wpipe, f"{type(e).__name__}: {e}".encode())
-            os._exit(1)
-        if child == 0:
-            os.close(wpipe)
-            self._session(ws, req, ctl_fd, out_fd, err_fd)
-            os._exit(1)
-        os.write(wpipe, str(child).encode())
-        os.close(wpipe)
-        for fd in (ctl_fd, out_fd, err_fd):
-            os.close(fd)
-        _close_fds(set())
-        while True:
-            try:
-                os.waitpid(child, 0)
-                os._exit(0)
-            except ChildProcessError:
-                os._exit(0)
-            except InterruptedError:
-                continue
-
-    def _session(self, ws: str, req: dict[str, Any], ctl_fd: int, out_fd: int, err_fd: int) -> None:
-        ctl = socket.socket(fileno=ctl_fd)
-        try:
-            null = os.open("/dev/null", os.O_RDONLY)
-            os.dup2(null, 0)
-            os.dup2(out_fd, 1)
-            os.dup2(err_fd, 2)
-            _close_fds({ctl_fd})
-            limits = req["limits"]
-            ws = isolation.setup_session(ws, req["uid"], req["uid"], limits, self.level)
-            c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
-            os.environ.clear()
-            os.environ.update(req["env"])
-            os.environ["HOME"] = ws
-            os.environ["PWD"] = ws
-            sys.argv = [""]
-            sys.path = [p for p in sys.path if p not in ("", ".")]
-            allowlist.install(self.libs)
-            run = runner.Runner(ctl, limits)
-            _install_seccomp()
-        except BaseException as e:  # noqa: BLE001
-            print(f"sandbox: session setup failed: {type(e).__name__}: {e}", file=sys.stderr)
-            os._exit(70)
-        run.loop()
 
 
 def main() -> None:
@@ -220,6 +305,7 @@ def main() -> None:
     level = isolation.enter_namespaces()
     preload(PRELOAD_FULL if args.preload == "full" else ())
     libs = allowlist.load_allowed_libs()
+    cg_parents = cgroups.open_parents() if level == "root" else {}
     workspaces = args.workspaces
     if level != "none":
         here = os.path.dirname(os.path.abspath(__file__))
@@ -233,10 +319,11 @@ def main() -> None:
     if threading.active_count() > 1:
         log(f"warning: {threading.active_count()} threads in the zygote before forking")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    zygote = Zygote(sock, Config(level, cg_parents, libs), workspaces)
     ready = {"ready": True, "level": level, "pid": os.getpid(), "workspaces": workspaces}
     ready["startup_s"] = round(time.monotonic() - t0, 3)
     sock.send(json.dumps(ready).encode())
-    Zygote(sock, level, workspaces, libs).serve()
+    zygote.serve()
 
 
 if __name__ == "__main__":
