@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,32 @@ def fake_model(
         return spec, paths
 
     return make
+
+
+@pytest.fixture
+def respx_httpx2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Route httpx2 (the HTTP client of openai>=3) through respx's global mock router.
+
+    respx patches httpx only; this converts each httpx2 request to httpx, lets the routes of
+    `respx.mock` answer it, and converts the response (or the transport error) back.
+    """
+    import httpx
+    import httpx2
+    import respx
+
+    def handle(_transport: Any, request: Any) -> Any:
+        req = httpx.Request(
+            request.method,
+            str(request.url),
+            headers=list(request.headers.raw),
+            content=request.read(),
+        )
+        try:
+            resp = respx.mock.handler(req)
+        except httpx.TransportError as e:
+            raise getattr(httpx2, type(e).__name__)(str(e), request=request) from None
+        return httpx2.Response(
+            resp.status_code, headers=list(resp.headers.raw), content=resp.read(), request=request
+        )
+
+    monkeypatch.setattr(httpx2.HTTPTransport, "handle_request", handle)
