@@ -157,6 +157,11 @@ def build_server(limits: Limits | None = None) -> MCPServer:
                 result = await anyio.to_thread.run_sync(sandbox.run, code)
         except SandboxError as e:
             raise ToolError(str(e)) from e
+        except (ToolError, anyio.get_cancelled_exc_class()):
+            raise
+        except Exception as e:  # a sandbox fault: say what it was, keep the server up
+            log.exception("run_python failed inside the sandbox")
+            raise ToolError(f"sandbox failure: {type(e).__name__}: {e}") from e
         content: list[TextContent | ImageContent] = [
             TextContent(type="text", text=format_result(result))
         ]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, ImageContent, TextContent
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,3 +112,44 @@ async def test_each_client_gets_its_own_session() -> None:
         assert result.is_error and "NameError" in text_of(result)
         result = await first.call_tool("run_python", {"code": "print(secret)"})
         assert "7" in text_of(result)
+
+
+@asynccontextmanager
+async def http_server() -> AsyncIterator[str]:
+    """`python -m agent mcp --transport streamable-http` on a free loopback port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    args = ["-m", "agent", "mcp", "--transport", "streamable-http", "--port", str(port)]
+    proc = subprocess.Popen(
+        [sys.executable, *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                await anyio.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+        http_server.log = err.decode(errors="replace")  # type: ignore[attr-defined]
+
+
+async def test_streamable_http_sessions_are_per_client() -> None:
+    async with http_server() as url:
+        async with streamable_http_client(url) as (r1, w1), ClientSession(r1, w1) as first:
+            await first.initialize()
+            await first.call_tool("run_python", {"code": "secret = 7"})
+            async with streamable_http_client(url) as (r2, w2), ClientSession(r2, w2) as second:
+                await second.initialize()
+                result = await second.call_tool("run_python", {"code": "print(secret)"})
+                assert result.is_error and "NameError" in text_of(result)
+            result = await first.call_tool("run_python", {"code": "print(secret * 6)"})
+            assert "42" in text_of(result)
+    log = http_server.log  # type: ignore[attr-defined]
+    assert log.count("closed the sandbox of session") == 2
