@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+
+import sandbox
 
 REQUEST = {
     "contents": [{"role": "user", "parts": [{"text": "loop for a while"}]}],
@@ -15,27 +18,34 @@ REQUEST = {
 }
 
 
-def descendant_pids(root: int) -> set[int]:
-    """All live descendants of a process, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if state != "Z":
-            children.setdefault(int(ppid), []).append(int(entry))
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def sandboxes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[sandbox.Sandbox, set[int]]]:
+    """Every Sandbox the agent opens, with the session process ids its runs used."""
+    opened: list[tuple[sandbox.Sandbox, set[int]]] = []
+
+    class RecordingSandbox(sandbox.Sandbox):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.pids: set[int] = set()
+            opened.append((self, self.pids))
+
+        def run(self, code: str, timeout_s: float | None = None) -> Any:
+            result = super().run(code, timeout_s)
+            proc = getattr(getattr(self, "_state", None), "proc", None)
+            if proc is not None:
+                self.pids.add(proc.pid)
+            return result
+
+    monkeypatch.setattr(sandbox, "Sandbox", RecordingSandbox)
+    return opened
 
 
 def _wait_for(condition, timeout_s: float = 30.0) -> bool:
@@ -47,17 +57,14 @@ def _wait_for(condition, timeout_s: float = 30.0) -> bool:
     return True
 
 
-def test_disconnect_mid_stream_frees_the_sandbox(start_server, script, created_models) -> None:
+def test_disconnect_mid_stream_frees_the_sandbox(
+    start_server, script, created_models, sandboxes
+) -> None:
     # distinct code each step: the loop stops a model that repeats itself
     steps = [{"text": "Step.", "code": f"print('tick {i}')", "delay_s": 0.2} for i in range(30)]
     turns = [*steps, {"text": "Final answer: never reached"}]
-    warm_up = script([{"text": "", "code": "print(1)"}, {"text": "Final answer: 1"}])
-    server = start_server(aliases={"long": script(turns), "warm": warm_up}, max_steps=40)
+    server = start_server(aliases={"long": script(turns)}, max_steps=40)
     pool = server.app.state.pool
-    # the first sandbox starts the sandbox's shared fork server; only sessions must go away
-    url = f"{server.url}/v1beta/models/warm:generateContent"
-    assert httpx.post(url, json=REQUEST, timeout=60).status_code == 200
-    before = descendant_pids(os.getpid())
     url = f"{server.url}/v1beta/models/long:streamGenerateContent"
     seen: list[dict] = []
     with httpx.stream("POST", url, params={"alt": "sse"}, json=REQUEST, timeout=60) as response:
@@ -67,14 +74,14 @@ def test_disconnect_mid_stream_frees_the_sandbox(start_server, script, created_m
                 seen.append(json.loads(line[6:]))
             if any("codeExecutionResult" in json.dumps(c) for c in seen):
                 break  # leave after the first result: the stream is closed here
-        running = descendant_pids(os.getpid()) - before
-        assert running, "no sandbox session process seen while the run was going"
+        [(box, pids)] = sandboxes
+        assert pids and all(alive(pid) for pid in frozenset(pids))  # running while we read
     assert pool.admitted in (0, 1)
     assert _wait_for(lambda: pool.admitted == 0), "the run was not stopped"
     model = created_models[-1]
     assert len(model.calls) < 10, "the run went on after the client left"
-    leftover = lambda: descendant_pids(os.getpid()) - before  # noqa: E731
-    assert _wait_for(lambda: not leftover()), f"sandbox processes left: {leftover()}"
+    assert box.closed
+    assert _wait_for(lambda: not any(alive(pid) for pid in pids)), "sandbox process left"
 
 
 def test_stream_without_alt_sse_is_a_json_array(start_server, script) -> None:
