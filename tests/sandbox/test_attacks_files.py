@@ -4,6 +4,7 @@ and other special files the host might open."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import subprocess
@@ -210,6 +211,7 @@ def test_write_outside_workspace(
         f"/dev/shm/{token}",
         f"/var/tmp/{token}",
         f"/usr/lib/{token}",
+        os.path.expanduser(f"~/.cache/codexec/matplotlib/{token}.json"),  # shared font cache
     ]
     existing = [
         str(repo_root / "pyproject.toml"),
@@ -218,6 +220,7 @@ def test_write_outside_workspace(
         sys.executable,
         "/etc/hosts",
         "/etc/passwd",
+        *glob.glob(os.path.expanduser("~/.cache/codexec/matplotlib/*.json")),
     ]
     existing = [p for p in existing if os.path.exists(p)]
     code = (
