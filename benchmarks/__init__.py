@@ -1,0 +1,1 @@
+"""Benchmarks: equation-solving and text-processing suites, a runner, reports, scale-out."""
