@@ -13,6 +13,7 @@ import base64
 import binascii
 import logging
 import mimetypes
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -42,21 +43,35 @@ class InputFileArg(BaseModel):
 
 @dataclass
 class Session:
-    """One client's sandbox, made on first use."""
+    """One client's sandbox, made on first use (or ahead of it by `prewarm`)."""
 
     limits: Limits
     sandbox: Sandbox | None = None
-    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    lock: anyio.Lock = field(default_factory=anyio.Lock)  # one call at a time
+    _making: threading.Lock = field(default_factory=threading.Lock)  # guards `sandbox`
 
     def get(self) -> Sandbox:
-        if self.sandbox is None:
-            self.sandbox = Sandbox(limits=self.limits)
-        return self.sandbox
+        with self._making:
+            if self.sandbox is None:
+                self.sandbox = Sandbox(limits=self.limits)
+            return self.sandbox
+
+    def prewarm(self) -> None:
+        """Start the sandbox in the background so the first call does not wait for it."""
+
+        def make() -> None:
+            try:
+                self.get()
+            except Exception:  # the first call will try again and report it
+                log.exception("could not start the sandbox ahead of time")
+
+        threading.Thread(target=make, name="sandbox-prewarm", daemon=True).start()
 
     def close(self) -> None:
-        if self.sandbox is not None:
-            self.sandbox.close()
-            self.sandbox = None
+        with self._making:
+            if self.sandbox is not None:
+                self.sandbox.close()
+                self.sandbox = None
 
 
 def format_result(result: ExecutionResult) -> str:
@@ -88,6 +103,10 @@ class Sessions:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._by_id: dict[str | None, Session] = {}
+
+    def default(self) -> Session:
+        """The session of a connection without a session id (stdio)."""
+        return self._by_id.setdefault(None, Session(limits=self.limits))
 
     def acquire(self, ctx: Context) -> tuple[Session, bool]:
         """This client's session, and whether it is throwaway (close after the call)."""
@@ -122,12 +141,15 @@ class Sessions:
             await self.close(key)
 
 
-def build_server(limits: Limits | None = None) -> MCPServer:
+def build_server(limits: Limits | None = None, prewarm: bool = False) -> MCPServer:
+    """The server; `prewarm` starts the (single) stdio client's sandbox at connection time."""
     limits = limits or Limits()
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> AsyncIterator[Sessions]:
         sessions = Sessions(limits)
+        if prewarm:
+            sessions.default().prewarm()
         try:
             yield sessions
         finally:
@@ -221,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
     args = parser.parse_args(argv)
     limits = Limits(timeout_s=args.timeout) if args.timeout else Limits()
-    server = build_server(limits)
+    server = build_server(limits, prewarm=args.transport == "stdio")
     if args.transport == "stdio":
         server.run("stdio")
     else:
