@@ -99,6 +99,8 @@ async def run_load(
     url: str, model: str, requests: int, concurrency: int, stream_every: int = 0
 ) -> tuple[list[Outcome], float]:
     """Send `requests` requests, `concurrency` at a time; (outcomes, wall seconds)."""
+    async with httpx.AsyncClient(timeout=600.0) as client:  # not timed: starts the sandbox
+        await one_request(client, url, model, "warm-up", stream=False)
     limit = asyncio.Semaphore(concurrency)
     questions = [f"q{i}-{uuid.uuid4().hex[:8]}" for i in range(requests)]
     timeout = httpx.Timeout(600.0)

@@ -210,3 +210,13 @@ def test_unknown_model_is_a_404_for_the_sdk(client_for, start_server) -> None:
     assert e.value.code == 404
     assert e.value.status == "NOT_FOUND"
     assert "gemini-2.0-flash" in e.value.message
+
+
+def test_models_list_and_get_through_the_sdk(client_for, start_server) -> None:
+    server = start_server(model="local:0.5b", aliases={"gemini-2.0-flash": "local"})
+    client = client_for(server.url)
+    names = [m.name for m in client.models.list()]
+    assert names == ["models/default", "models/local", "models/gemini-2.0-flash"]
+    info = client.models.get(model="default")
+    assert info.description == "codexec: local:0.5b"
+    assert "generateContent" in info.supported_actions

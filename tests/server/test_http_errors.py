@@ -144,3 +144,10 @@ def test_full_queue_is_429_and_a_slow_run_does_not_block_others(start_server, sc
     thread2.join(30)
     assert finished == ["fast", "slow 200", "slow 200"]
     assert pool.admitted == 0
+
+
+def test_stream_errors_before_the_first_chunk_are_plain_json(server) -> None:
+    method = "streamGenerateContent"
+    bad_model = _post(server, HELLO, model="scripted:/nonexistent.json", method=method)
+    _error(bad_model, 404, "NOT_FOUND")
+    _error(_post(server, {"contents": []}, method=method), 400, "INVALID_ARGUMENT")
