@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from agent.events import Done, TextDelta
 from agent.loop import Agent
 from agent.models.anthropic_backend import AnthropicModel
 from agent.models.gemini_backend import GeminiModel
 
 
-def test_gemini_agent_runs_the_code_and_answers(cloud, fixture_json):
+def test_gemini_agent_runs_the_code_and_answers(cloud, fixture_json, monkeypatch):
     cloud.reply_json(fixture_json("gemini_code_turn.json"))  # run_python("print(6*7)")
     cloud.reply_json(fixture_json("gemini_answer_turn.json"))  # "Final answer: 42"
-    model = GeminiModel("gemini-2.5-flash", api_key="test-key", base_url=cloud.url)
-    result = Agent(model, max_steps=4).run("What is 6*7?")
+    # the way a user configures it: a spec string, the key and (for a proxy) the base URL
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", cloud.url)
+    agent = Agent("gemini:gemini-2.5-flash", max_steps=4)
+    assert isinstance(agent.model, GeminiModel)
+    result = agent.run("What is 6*7?")
 
     assert result.error is None, result.error
     assert result.final_answer == "42"
@@ -27,11 +32,14 @@ def test_gemini_agent_runs_the_code_and_answers(cloud, fixture_json):
     assert result.usage.tool_use_prompt_token_count == 268 - 212
 
 
-def test_anthropic_agent_runs_the_code_and_answers(cloud, fixture_json):
+def test_anthropic_agent_runs_the_code_and_answers(cloud, fixture_json, monkeypatch):
     cloud.reply_json(fixture_json("anthropic_code_turn.json"))
     cloud.reply_json(fixture_json("anthropic_answer_turn.json"))
-    model = AnthropicModel("claude-sonnet-5-5", api_key="test-key", base_url=cloud.url)
-    result = Agent(model, max_steps=4).run("What is 6*7?")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", cloud.url)
+    agent = Agent("anthropic:claude-sonnet-5-5", max_steps=4)
+    assert isinstance(agent.model, AnthropicModel)
+    result = agent.run("What is 6*7?")
 
     assert result.error is None, result.error
     assert result.final_answer == "42"
@@ -42,3 +50,18 @@ def test_anthropic_agent_runs_the_code_and_answers(cloud, fixture_json):
     assert "is_error" not in tool_result
     assert tool_result["content"][0]["text"].strip() == "42"
     assert result.usage.prompt_token_count == 612
+
+
+def test_gemini_agent_streams_text_through_the_loop(cloud, fixture_json):
+    code_turn = fixture_json("gemini_code_turn.json")
+    answer_turn = fixture_json("gemini_answer_turn.json")
+    cloud.reply_sse([(None, code_turn)])
+    cloud.reply_sse([(None, answer_turn)])
+    model = GeminiModel("gemini-2.5-flash", api_key="test-key", base_url=cloud.url)
+    events = list(Agent(model, max_steps=4).stream("What is 6*7?"))
+
+    deltas = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert "I'll compute the product" in deltas and "Final answer: 42" in deltas
+    [done] = [e for e in events if isinstance(e, Done)]
+    assert done.result.final_answer == "42"
+    assert all("streamGenerateContent" in r.path for r in cloud.requests)

@@ -402,3 +402,20 @@ def test_key_from_environment(monkeypatch, cloud, fixture_json):
     model.generate("sys", question(), code_execution=False, options=GenerateOptions())
     headers = cloud.requests[0].headers
     assert "env-key" in headers.get("x-api-key", "") + headers.get("authorization", "")
+
+
+def test_timeout_is_retried_then_a_model_error():
+    import socket
+
+    silent = socket.socket()  # accepts connections, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        model = AnthropicModel(MODEL, api_key="k", base_url=url)
+        with pytest.raises(ModelError, match="timed out"):
+            model.generate(
+                "sys", question(), code_execution=True, options=GenerateOptions(timeout_s=0.3)
+            )
+    finally:
+        silent.close()
