@@ -197,7 +197,7 @@ def to_messages(history: list[Message], code_execution: bool) -> list[dict[str, 
     tool_use of the turn before). Without code execution, code and results are shown as text.
     """
     messages: list[dict[str, Any]] = []
-    code_count = 0
+    code_count = call_count = 0
     pending_ids: dict[str, list[str]] = {}  # function name -> ids of calls not yet answered
 
     def add(role: str, block: dict[str, Any]) -> None:
@@ -257,7 +257,8 @@ def to_messages(history: list[Message], code_execution: bool) -> list[dict[str, 
                 else:
                     add("user", {"type": "text", "text": fence_output(part.output)})
             elif isinstance(part, FunctionCallPart):
-                call_id = part.id or f"toolu_{part.name}_{sum(map(len, pending_ids.values()))}"
+                call_count += 1
+                call_id = part.id or f"toolu_{part.name}_{call_count}"
                 pending_ids.setdefault(part.name, []).append(call_id)
                 add(
                     "assistant",

@@ -419,3 +419,25 @@ def test_timeout_is_retried_then_a_model_error():
             )
     finally:
         silent.close()
+
+
+def test_calls_without_ids_get_distinct_ids_matched_by_their_responses():
+    from agent.models.anthropic_backend import to_messages
+
+    def call(city: str) -> Message:
+        return Message(
+            role="model", parts=[FunctionCallPart(name="get_weather", args={"city": city})]
+        )
+
+    def answer(temp: int) -> Message:
+        return Message(
+            role="user", parts=[FunctionResponsePart(name="get_weather", response={"t": temp})]
+        )
+
+    messages = to_messages(question() + [call("Paris"), answer(21), call("Oslo"), answer(3)], True)
+    uses = [b["id"] for m in messages for b in m["content"] if b["type"] == "tool_use"]
+    results = [
+        b["tool_use_id"] for m in messages for b in m["content"] if b["type"] == "tool_result"
+    ]
+    assert len(set(uses)) == 2
+    assert results == uses
