@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -32,8 +33,9 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 PR_CAPBSET_DROP = 24
 
-_SYS_PIVOT_ROOT = 155  # x86_64
-_SYS_CAPSET = 126
+# (pivot_root, capset) syscall numbers; glibc has no wrapper for pivot_root.
+_SYSCALLS = {"x86_64": (155, 126), "aarch64": (41, 91)}
+_SYS_PIVOT_ROOT, _SYS_CAPSET = _SYSCALLS.get(platform.machine(), (-1, -1))
 
 
 def _check(ret: int, what: str) -> int:
@@ -86,13 +88,18 @@ def prctl(option: int, arg2: int = 0) -> None:
     )
 
 
-def drop_all_capabilities() -> None:
-    """Empty the bounding set and the effective/permitted/inheritable sets."""
+def drop_bounding_set() -> None:
+    """Drop every capability from the bounding set (needs CAP_SETPCAP; before setresuid)."""
     for cap in range(64):
         try:
             prctl(PR_CAPBSET_DROP, cap)
         except OSError:
             break
+
+
+def drop_all_capabilities() -> None:
+    """Empty the bounding set and the effective/permitted/inheritable sets."""
+    drop_bounding_set()
 
     class _Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]

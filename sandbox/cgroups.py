@@ -101,11 +101,15 @@ class SessionCgroup:
                 return int(line.split()[1])
         return int(_read(os.path.join(self.memory, "memory.failcnt")).strip() or 0)
 
-    def process_count(self) -> int:
+    def pids_list(self) -> list[int]:
+        """Host pids in the session's cgroup (empty when there is none)."""
         for path in (self.pids, self.memory):
             if path:
-                return len(_read(os.path.join(path, "cgroup.procs")).split())
-        return 0
+                return [int(p) for p in _read(os.path.join(path, "cgroup.procs")).split()]
+        return []
+
+    def process_count(self) -> int:
+        return len(self.pids_list())
 
     def wait_empty(self, timeout_s: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout_s

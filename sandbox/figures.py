@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import sys
 from typing import Any
@@ -14,7 +13,7 @@ class FigureCapture:
     def __init__(self, max_figures: int, max_bytes: int) -> None:
         self.max_figures = max_figures
         self.max_bytes = max_bytes
-        self.figures: list[str] = []
+        self.figures: list[bytes] = []
         self.dropped = 0
         self._plt: Any = None
 
@@ -77,9 +76,9 @@ class FigureCapture:
                 file=sys.stderr,
             )
             return
-        self.figures.append(base64.b64encode(data).decode("ascii"))
+        self.figures.append(data)
 
-    def finish(self) -> list[str]:
+    def finish(self) -> list[bytes]:
         """Capture figures left open at the end of the run; return all of this run's PNGs."""
         self.capture_open()
         if self.dropped:

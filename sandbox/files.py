@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import mimetypes
 import os
+import re
 import stat
 
 from sandbox.result import FileInfo, SandboxError
@@ -19,6 +20,10 @@ MAX_DEPTH = 8
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 Snapshot = dict[str, tuple[int, int, int]]
+
+
+class MissingFileError(SandboxError, FileNotFoundError):
+    """read_file of a name that is not in the workspace."""
 
 
 def mime_type(name: str) -> str:
@@ -49,6 +54,15 @@ def _open_parent(root_fd: int, parts: list[str]) -> int:
 
 
 def read_file(root_fd: int, name: str, max_bytes: int) -> bytes:
+    try:
+        return _read_file(root_fd, name, max_bytes)
+    except MissingFileError:
+        if _undisplay(name) == name:
+            raise
+        return _read_file(root_fd, _undisplay(name), max_bytes)
+
+
+def _read_file(root_fd: int, name: str, max_bytes: int) -> bytes:
     parts = check_name(name)
     parent = _open_parent(root_fd, parts)
     try:
@@ -57,6 +71,8 @@ def read_file(root_fd: int, name: str, max_bytes: int) -> bytes:
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise SandboxError(f"{name!r} is a symbolic link; refusing to follow it") from e
+        if e.errno == errno.ENOENT:
+            raise MissingFileError(f"no file {name!r} in the workspace") from e
         raise SandboxError(f"cannot read {name!r}: {e.strerror}") from e
     finally:
         os.close(parent)
@@ -141,9 +157,19 @@ def snapshot(root_fd: int) -> Snapshot:
     return found
 
 
+def display_name(name: str) -> str:
+    """A name that is not UTF-8 is shown with \\xNN escapes (JSON cannot carry it as is);
+    read_file maps such a name back."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _undisplay(name: str) -> str:
+    return re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(0xDC00 + int(m.group(1), 16)), name)
+
+
 def infos(snap: Snapshot, names: list[str] | None = None) -> list[FileInfo]:
     keys = sorted(snap) if names is None else names
-    return [FileInfo(name=k, size=snap[k][0], mime_type=mime_type(k)) for k in keys]
+    return [FileInfo(name=display_name(k), size=snap[k][0], mime_type=mime_type(k)) for k in keys]
 
 
 def changed(before: Snapshot, after: Snapshot) -> list[str]:

@@ -212,6 +212,7 @@ def setup_session(ws: str, uid: int, gid: int, limits: dict, level: str) -> str:
         ws = WORKSPACE
     _set_rlimits(limits, per_uid_nproc=level == "root")
     if level == "root":
+        c.drop_bounding_set()
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)

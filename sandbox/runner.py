@@ -16,9 +16,17 @@ from typing import Any
 
 from sandbox.allowlist import BlockedImportError
 from sandbox.figures import FigureCapture
-from sandbox.protocol import recv_msg, send_msg
+from sandbox.protocol import recv_msg, send_figure, send_msg
 
 CODE_FILENAME = "<code>"
+MAX_ERROR_CHARS = 65536
+_SAVED_OUT, _SAVED_ERR = 1021, 1022  # dups of the capture pipes (restored before each run)
+
+
+def clip(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[truncated: {len(text) - limit} characters dropped]"
 
 
 class CPUTimeExceeded(BaseException):
@@ -48,7 +56,21 @@ def _error(exc: BaseException) -> dict[str, str]:
         message = exc.msg or message
         if exc.lineno:
             message += f" (line {exc.lineno})"
-    return {"name": name, "message": message, "traceback": _user_traceback(exc)}
+    return {
+        "name": clip(name, 200),
+        "message": clip(message),
+        "traceback": clip(_user_traceback(exc)),
+    }
+
+
+def refuse(ctl: socket.socket, message: str) -> None:
+    """The session could not be set up safely: answer the first run with internal_error."""
+    try:
+        if recv_msg(ctl) is not None:
+            error = {"name": "SandboxError", "message": message, "traceback": ""}
+            send_msg(ctl, {"verdict": "internal_error", "error": error})
+    finally:
+        os._exit(70)
 
 
 class Runner:
@@ -57,17 +79,21 @@ class Runner:
     def __init__(self) -> None:
         self.ctl: socket.socket | None = None
         self.limits: dict[str, Any] = {}
+        self.own_pid_ns = False
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.figures = FigureCapture(20, 5_000_000)
         self.figures.install()
         sys.stdin = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-        sys.stdout = self._stream(1)
-        sys.stderr = self._stream(2)
+        self._out = sys.stdout = self._stream(1)
+        self._err = sys.stderr = self._stream(2)
         signal.signal(signal.SIGXCPU, _on_sigxcpu)
 
-    def attach(self, ctl: socket.socket, limits: dict[str, Any]) -> None:
+    def attach(self, ctl: socket.socket, limits: dict[str, Any], *, own_pid_ns: bool) -> None:
         self.ctl = ctl
         self.limits = limits
+        self.own_pid_ns = own_pid_ns
+        os.dup2(1, _SAVED_OUT, inheritable=False)
+        os.dup2(2, _SAVED_ERR, inheritable=False)
         self.figures.max_figures = limits["max_figures"]
         self.figures.max_bytes = limits["max_figure_bytes"]
 
@@ -89,7 +115,37 @@ class Runner:
             except (ValueError, OSError):
                 pass
 
+    def _restore_stdio(self) -> None:
+        """Undo what the previous run did to fds 1/2 and sys.stdout/sys.stderr."""
+        for saved, fd in ((_SAVED_OUT, 1), (_SAVED_ERR, 2)):
+            try:
+                os.dup2(saved, fd)
+            except OSError:
+                pass
+        if self._out.closed:
+            self._out = self._stream(1)
+        if self._err.closed:
+            self._err = self._stream(2)
+        sys.stdout, sys.stderr = self._out, self._err
+
+    def _kill_strays(self) -> None:
+        """Kill every other process of the session (we are pid 1 of its namespace) and reap."""
+        if not self.own_pid_ns:
+            return
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
     def run(self, code: str) -> dict[str, Any]:
+        self._restore_stdio()
         self.figures.reset()
         verdict = "ok"
         error = None
@@ -109,17 +165,18 @@ class Runner:
             verdict, error = "import_blocked", _error(e)
         except BaseException as e:
             verdict, error = "runtime_error", _error(e)
-        figures: list[str] = []
+        figures: list[bytes] = []
         try:
             figures = self.figures.finish()
         except BaseException as e:  # noqa: BLE001 - a broken figure must not lose the result
             print(f"[figure capture failed: {type(e).__name__}: {e}]", file=sys.stderr)
-        for stream in (sys.stdout, sys.stderr):
+        for stream in (sys.stdout, sys.stderr, self._out, self._err):
             try:
                 stream.flush()
             except BaseException:  # noqa: BLE001
                 pass
-        return {"verdict": verdict, "error": error, "figures": figures}
+        self._kill_strays()
+        return {"verdict": verdict, "error": error, "png": figures}
 
     def loop(self) -> None:
         assert self.ctl is not None
@@ -133,8 +190,10 @@ class Runner:
             try:
                 reply = self.run(req["code"])
             except BaseException as e:  # noqa: BLE001
-                reply = {"verdict": "internal_error", "error": _error(e), "figures": []}
+                reply = {"verdict": "internal_error", "error": _error(e), "png": []}
             try:
+                for png in reply.pop("png"):
+                    send_figure(self.ctl, png)
                 send_msg(self.ctl, reply)
             except OSError:
                 os._exit(0)

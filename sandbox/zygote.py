@@ -62,12 +62,12 @@ def preload(modules: tuple[str, ...]) -> None:
 
 
 def _install_seccomp() -> None:
+    """Install the syscall filter; a missing module is tolerated, a failing filter is not."""
     try:
         from sandbox.seccomp import install_filter
-
-        install_filter()
-    except Exception as e:
-        print(f"sandbox: seccomp filter not installed: {type(e).__name__}: {e}", file=sys.stderr)
+    except ImportError:
+        return  # logged once by preload()
+    install_filter()
 
 
 def _close_fds(keep: set[int]) -> None:
@@ -128,13 +128,12 @@ def _session_main(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
         os.environ["HOME"] = os.environ["PWD"] = ws
         sys.argv = [""]
         sys.path = [p for p in sys.path if p not in ("", ".")]
-        run.attach(ctl, limits)
+        run.attach(ctl, limits, own_pid_ns=cfg.level != "none")
         _install_seccomp()
         if DEBUG:
             print(f"claim setup {1000 * (time.perf_counter() - t_claim):.2f} ms", file=sys.stderr)
     except BaseException as e:  # noqa: BLE001
-        print(f"sandbox: session setup failed: {type(e).__name__}: {e}", file=sys.stderr)
-        os._exit(70)
+        runner.refuse(ctl, f"session setup failed: {type(e).__name__}: {e}")
     run.loop()
 
 
@@ -143,7 +142,9 @@ def _middle_main(cfg: Config, pool_sock: socket.socket, cg_name: str, wpipe: int
     try:
         c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
         if cfg.level != "none":
-            c.unshare(c.CLONE_NEWPID | c.CLONE_NEWNS)
+            # Own network and IPC namespaces too: no abstract-socket or SysV channel between
+            # sessions (created here, off the request path).
+            c.unshare(c.CLONE_NEWPID | c.CLONE_NEWNS | c.CLONE_NEWNET | c.CLONE_NEWIPC)
         child = os.fork()
     except BaseException as e:  # noqa: BLE001
         os.write(wpipe, f"{type(e).__name__}: {e}".encode())

@@ -1,0 +1,181 @@
+"""Host side of one session interpreter: its pipes, pidfd and cgroups; background reaping."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import select
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from sandbox.cgroups import SessionCgroup
+from sandbox.client import ZygoteClient, base_env
+from sandbox.limits import Limits
+
+# recvfrom and recvmsg: where the runner waits for the next request
+_RECV_SYSCALLS = {"x86_64": ("45", "47"), "aarch64": ("207", "212")}.get(os.uname().machine, ())
+
+
+class SessionProcess:
+    """One live session interpreter and its pipes (host side)."""
+
+    def __init__(self, client: ZygoteClient, sid: int, uid: int, limits: Limits) -> None:
+        self.ctl, child_ctl = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        req = {
+            "op": "spawn",
+            "sid": sid,
+            "uid": uid,
+            "limits": limits.model_dump(),
+            "env": base_env(),
+        }
+        try:
+            reply = client.request(req, [child_ctl.fileno(), out_w, err_w])
+        except BaseException:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            self.ctl.close()
+            raise
+        finally:
+            child_ctl.close()
+            os.close(out_w)
+            os.close(err_w)
+        self.pid: int = reply["pid"]
+        self.out, self.err = out_r, err_r
+        self.pidfd = os.pidfd_open(self.pid)
+        self.level = client.level
+        cg = reply.get("cgroups") or {}
+        self.cgroup = SessionCgroup(cg.get("memory"), cg.get("pids"))
+        self.alive = True
+        self.idle_cpu_s = 0.0  # CPU time when the last run ended
+
+    def signal_kill(self) -> None:
+        """SIGKILL the session's pid 1 (the kernel then kills its whole pid namespace)."""
+        self.alive = False
+        if self.pidfd < 0:
+            return
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            if self.level == "none":
+                os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def kill_strays(self) -> None:
+        """Kill every process of the session but its interpreter (pid 1): nothing a run
+        started keeps running after it. The runner does the same; this does not trust it."""
+        for _ in range(20):
+            pids = [p for p in self.cgroup.pids_list() if p != self.pid]
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    fd = os.pidfd_open(pid)
+                except OSError:
+                    continue
+                try:  # still ours (not a reused pid)? then kill through the pidfd
+                    if pid in self.cgroup.pids_list():
+                        signal.pidfd_send_signal(fd, signal.SIGKILL)
+                except OSError:
+                    pass
+                finally:
+                    os.close(fd)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, all threads) of the interpreter, from the host's /proc."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def waiting_for_request(self, grace_s: float = 0.05) -> bool:
+        """Is the interpreter's main thread blocked reading the control socket (the runner's
+        idle state)? A reply forged by user code that keeps running fails this. True when
+        the kernel does not tell."""
+        deadline = time.monotonic() + grace_s
+        while True:
+            try:
+                with open(f"/proc/{self.pid}/syscall") as f:
+                    nr = f.read().split(" ", 1)[0]
+            except OSError:
+                return True
+            if nr in _RECV_SYSCALLS:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+
+    def wait_dead(self, timeout_s: float = 5.0) -> None:
+        if self.pidfd >= 0:
+            select.select([self.pidfd], [], [], timeout_s)
+        self.cgroup.wait_empty(timeout_s)
+
+    def kill(self) -> None:
+        self.signal_kill()
+        self.wait_dead()
+
+    def close_fds(self) -> None:
+        self.alive = False
+        self.ctl.close()
+        for fd in (self.out, self.err, self.pidfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.out = self.err = self.pidfd = -1
+
+    def dispose(self) -> None:
+        """Kill (if needed), wait for the whole tree, free the fds and the cgroups."""
+        self.kill()
+        self.close_fds()
+        self.cgroup.remove()
+
+
+class Reaper:
+    """Finishes closes in the background, so Sandbox.close() costs a signal, not a wait."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="sandbox-reaper", daemon=True
+                )
+                self._thread.start()
+        self._queue.put(job)
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                if job is not None:
+                    job()
+            except Exception:
+                pass
+            finally:
+                self._queue.task_done()
+
+    def drain(self) -> None:
+        """Wait until every submitted close has finished."""
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.join()
+
+
+reaper = Reaper()
+atexit.register(reaper.drain)
+
+
+def wait_closed() -> None:
+    """Block until all closed sandboxes are fully cleaned up (processes reaped, dirs removed)."""
+    reaper.drain()
