@@ -12,20 +12,43 @@ import pytest
 
 pytestmark = pytest.mark.timeout(90)
 
+# The attacker reads the runner's source (it is importable inside) and replies with the
+# runner's own protocol module and socket object, found on the call stack; raw fd writes of
+# the old length-prefixed JSON format are the fallback.
 FIND_CTL = """
 import json, struct
-ctl = None
-for fd in os.listdir('/proc/self/fd'):
-    try:
-        if os.readlink(f'/proc/self/fd/{fd}').startswith('socket:'):
-            ctl = int(fd)
-    except OSError:
-        pass
-def forge(obj):
+proto = sys.modules.get('sandbox.protocol')
+ctl_sock = None
+_f = sys._getframe()
+while _f is not None:
+    _s = _f.f_locals.get('self')
+    if _s is not None and getattr(_s, 'ctl', None) is not None:
+        ctl_sock = _s.ctl
+    _f = _f.f_back
+ctl = ctl_sock.fileno() if ctl_sock is not None else None
+if ctl is None:
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            if os.readlink(f'/proc/self/fd/{fd}').startswith('socket:'):
+                ctl = int(fd)
+        except OSError:
+            pass
+def forge(obj, pngs=()):
+    if proto is not None and ctl_sock is not None:
+        for png in pngs:
+            proto.send_figure(ctl_sock, png)
+        proto.send_msg(ctl_sock, obj)
+        return
     data = json.dumps(obj).encode()
     view = memoryview(struct.pack('!I', len(data)) + data)
     while view:
         view = view[os.write(ctl, view):]
+def wait_like_the_runner():
+    while True:
+        if proto is not None and ctl_sock is not None:
+            proto.recv_msg(ctl_sock)
+        else:
+            os.read(ctl, 1 << 16)
 """
 
 
@@ -85,7 +108,7 @@ def test_forged_early_reply_escapes_the_wall_clock(
     code = (
         kit.tag_code(token)
         + FIND_CTL
-        + "forge({'verdict': 'ok', 'figures': []})\n"
+        + "forge({'verdict': 'ok', 'error': None, 'figures': []})\n"
         + "while True:\n    pass\n"
     )
     r = sb.run(code)
@@ -94,6 +117,30 @@ def test_forged_early_reply_escapes_the_wall_clock(
         f"run returned {r.verdict!r} after {r.duration_s:.2f}s but the code keeps running: {busy}"
     )
     # and the session is in sync afterwards
+    r2 = sb.run("print(6 * 7)")
+    assert r2.verdict == "ok" and r2.stdout.strip() == "42", (r2.verdict, r2.stdout, r2.error)
+
+
+def test_forged_reply_then_spinning_thread_while_main_thread_waits(
+    make_sandbox: Any, kit: Any, token: str, procs: Any
+) -> None:
+    """As above, but the main thread then blocks reading the control socket (looking exactly
+    like the idle runner) while a second thread spins."""
+    sb = make_sandbox(timeout_s=3)
+    code = (
+        kit.tag_code(token)
+        + FIND_CTL
+        + "import threading\n"
+        + "def spin():\n    while True:\n        pass\n"
+        + "threading.Thread(target=spin, daemon=True).start()\n"
+        + "forge({'verdict': 'ok', 'error': None, 'figures': []})\n"
+        + "wait_like_the_runner()\n"
+    )
+    r = sb.run(code)
+    busy = _busy_after(procs)
+    assert r.verdict == "timeout" or not busy, (
+        f"run returned {r.verdict!r} after {r.duration_s:.2f}s but the code keeps running: {busy}"
+    )
     r2 = sb.run("print(6 * 7)")
     assert r2.verdict == "ok" and r2.stdout.strip() == "42", (r2.verdict, r2.stdout, r2.error)
 
@@ -109,8 +156,10 @@ def test_forged_reply_with_giant_figures(
     code = (
         kit.tag_code(token)
         + FIND_CTL
-        + "big = 'QUFB' * 25_000_000\n"  # 100 MB of valid base64
-        + "forge({'verdict': 'ok', 'figures': [big] + ['iVBORw0KGgo='] * 5000})\n"
+        + "big = 'QUFB' * 25_000_000\n"  # 100 MB of valid base64 (old protocol: JSON figures)
+        + "png = b'\\x89PNG\\r\\n\\x1a\\n' + b'\\0' * 100\n"
+        + "forge({'verdict': 'ok', 'error': None, 'figures': [big] + ['iVBORw0KGgo='] * 5000},\n"
+        + "      pngs=[png] * 5000 + [png + bytes(100_000_000)])\n"
         + "del big\n"
     )
     r = sb.run(code)
