@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8001, help="for streamable-http")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
     args = parser.parse_args(argv)
-    limits = Limits(timeout_s=args.timeout) if args.timeout else Limits()
+    limits = Limits(timeout_s=args.timeout) if args.timeout is not None else Limits()
     server = build_server(limits, prewarm=args.transport == "stdio")
     if args.transport == "stdio":
         server.run("stdio")

@@ -20,9 +20,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @asynccontextmanager
-async def connect() -> AsyncIterator[ClientSession]:
+async def connect(*options: str) -> AsyncIterator[ClientSession]:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "agent.server.mcp_server"], cwd=str(REPO)
+        command=sys.executable, args=["-m", "agent.server.mcp_server", *options], cwd=str(REPO)
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
@@ -78,6 +78,10 @@ async def test_run_state_errors_and_files_in_one_session() -> None:
         content = text_of(await session.call_tool("read_file", {"name": "data.csv"}))
         assert content == "x,y\n1,2\n3,4\n"
 
+        # raw writes to the process's fd 1 are captured, never mixed into the protocol stream
+        result = await session.call_tool("run_python", {"code": "import os\nos.write(1, b'raw')"})
+        assert "raw" in text_of(result)
+
         # bad input gets a clear tool error, and the session survives it
         bad = [{"name": "b.txt", "content_base64": "not base64!"}]
         result = await session.call_tool("run_python", {"code": "print(1)", "files": bad})
@@ -102,6 +106,15 @@ async def test_figure_comes_back_as_png_image() -> None:
     assert images[0].mime_type == "image/png"
     assert base64.b64decode(images[0].data).startswith(PNG_MAGIC)
     assert "drawn" in text_of(result)
+
+
+async def test_timeout_is_reported_and_the_session_goes_on() -> None:
+    async with connect("--timeout", "1") as session:
+        result = await session.call_tool("run_python", {"code": "while True:\n    pass"})
+        assert result.is_error
+        assert "OUTCOME_DEADLINE_EXCEEDED" in text_of(result)
+        result = await session.call_tool("run_python", {"code": "print('alive')"})
+        assert not result.is_error and "alive" in text_of(result)
 
 
 async def test_each_client_gets_its_own_session() -> None:
