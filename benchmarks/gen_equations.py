@@ -9,7 +9,7 @@ from collections.abc import Callable
 import mpmath as mp
 import sympy as sp
 
-from benchmarks.task import Task, distinct, task
+from benchmarks.gen_task import Task, distinct, task
 
 x, y, z, w, t = sp.symbols("x y z w t")
 INT_ONLY = "Answer with the integer only."

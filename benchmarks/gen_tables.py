@@ -6,7 +6,7 @@ import json
 import random
 from collections import Counter, defaultdict
 
-from benchmarks.task import Task, task
+from benchmarks.gen_task import Task, task
 from benchmarks.words import DEPARTMENTS, FIRST_NAMES, PRODUCTS, REGIONS
 
 INT_ONLY = "Answer with the integer only."

@@ -9,7 +9,7 @@ import string
 from collections import Counter
 from collections.abc import Callable
 
-from benchmarks.task import Task, distinct, task
+from benchmarks.gen_task import Task, distinct, task
 from benchmarks.words import COMMON, FIRST_NAMES, LONG
 
 INT_ONLY = "Answer with the integer only."

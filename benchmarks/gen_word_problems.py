@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from benchmarks.task import Task, task
+from benchmarks.gen_task import Task, task
 from benchmarks.words import FIRST_NAMES
 
 INT_ONLY = "Answer with the integer only."

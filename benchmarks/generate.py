@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import gen_equations, gen_tables, gen_text
+from benchmarks.gen_task import Task
 from benchmarks.gen_word_problems import word_problems
-from benchmarks.task import Task
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SEED = 20240611
