@@ -57,13 +57,16 @@ def _wait_for(condition, timeout_s: float = 30.0) -> bool:
     return True
 
 
+def _long_script(script) -> str:
+    # distinct code each step: the loop stops a model that repeats itself
+    steps = [{"text": "Step.", "code": f"print('tick {i}')", "delay_s": 0.2} for i in range(30)]
+    return script([*steps, {"text": "Final answer: never reached"}])
+
+
 def test_disconnect_mid_stream_frees_the_sandbox(
     start_server, script, created_models, sandboxes
 ) -> None:
-    # distinct code each step: the loop stops a model that repeats itself
-    steps = [{"text": "Step.", "code": f"print('tick {i}')", "delay_s": 0.2} for i in range(30)]
-    turns = [*steps, {"text": "Final answer: never reached"}]
-    server = start_server(aliases={"long": script(turns)}, max_steps=40)
+    server = start_server(aliases={"long": _long_script(script)}, max_steps=40)
     pool = server.app.state.pool
     url = f"{server.url}/v1beta/models/long:streamGenerateContent"
     seen: list[dict] = []
@@ -82,6 +85,19 @@ def test_disconnect_mid_stream_frees_the_sandbox(
     assert len(model.calls) < 10, "the run went on after the client left"
     assert box.closed
     assert _wait_for(lambda: not any(alive(pid) for pid in pids)), "sandbox process left"
+
+
+def test_client_giving_up_on_generate_content_stops_the_run(
+    start_server, script, created_models, sandboxes
+) -> None:
+    server = start_server(aliases={"long": _long_script(script)}, max_steps=40)
+    url = f"{server.url}/v1beta/models/long:generateContent"
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url, json=REQUEST, timeout=1.5)
+    assert _wait_for(lambda: server.app.state.pool.admitted == 0), "the run was not stopped"
+    assert len(created_models[-1].calls) < 15
+    [(box, _pids)] = sandboxes
+    assert box.closed
 
 
 def test_stream_without_alt_sse_is_a_json_array(start_server, script) -> None:
