@@ -47,6 +47,8 @@ RUN_PYTHON_DECLARATION: dict[str, Any] = {
 }
 # what we send inline; other user files are in the sandbox, named in the system prompt
 INLINE_TYPES = ("image/", "application/pdf")
+# the SDK sends bytes as URL-safe base64, so this goes on the wire as the documented literal
+SKIP_SIGNATURE = base64.urlsafe_b64decode("skip_thought_signature_validator")
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 MAX_ATTEMPTS = 3
 # Finish reasons that mean the model was cut off for policy reasons, not that it was done.
@@ -211,6 +213,12 @@ class GeminiModel:
                         add("user", types.Part(text=fence_output(part.output)))
                 elif isinstance(part, FunctionCallPart):
                     add("model", self._call_part(part.name, part.args, part.id))
+        for content in contents:
+            calls = [p for p in content.parts or [] if p.function_call is not None]
+            if content.role == "model" and calls and not calls[0].thought_signature:
+                # Gemini 3 rejects replayed calls without the signature it issued (a history
+                # from elsewhere, or another model object); Google documents this stand-in.
+                calls[0].thought_signature = SKIP_SIGNATURE
         return contents
 
     def _call_part(self, name: str, args: dict[str, Any], call_id: str | None) -> types.Part:
