@@ -130,4 +130,5 @@ def _clean(answer: str) -> str:
     s = s.replace("**", "").replace("__", "").strip("`* \t")
     s = s.lstrip("#>").strip()
     s = re.sub(r"[.。]+$", "", s).strip()
+    s = re.sub(r"[ \t]{2,}", " ", s)
     return s

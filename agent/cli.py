@@ -221,6 +221,7 @@ class LiveView:
             + ("" if result.finish_reason == "STOP" else f"  |  {result.finish_reason}"),
             style="dim",
             markup=False,
+            soft_wrap=True,
         )
 
 

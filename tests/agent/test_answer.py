@@ -34,6 +34,7 @@ from agent.parts import CodePart, ResultPart, TextPart
         ("Final answer: 1\nwait, recheck.\nFinal answer: 2", "2"),
         ("Final answer: The answer is 9.", "9"),
         ("Final Answer: **-0.5**", "-0.5"),
+        ("Final answer: the max of \\( y \\) is \\( 1 \\).", "the max of y is 1"),
     ],
 )
 def test_stated_answers(text: str, expected: str) -> None:
