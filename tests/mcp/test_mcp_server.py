@@ -22,7 +22,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @asynccontextmanager
 async def connect(*options: str) -> AsyncIterator[ClientSession]:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "agent.server.mcp_server", *options], cwd=str(REPO)
+        command=sys.executable, args=["-m", "agent", "mcp", *options], cwd=str(REPO)
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
