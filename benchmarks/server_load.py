@@ -46,9 +46,9 @@ class Outcome:
 
 def check_answer(question: str, parts: list[dict[str, Any]]) -> str:
     """'' if the parts answer this question; else what is wrong."""
-    outputs = [
-        p["codeExecutionResult"]["output"].strip() for p in parts if "codeExecutionResult" in p
-    ]
+    results = [p["codeExecutionResult"] for p in parts if "codeExecutionResult" in p]
+    # stdout's first line: sandbox notes on stderr may follow it
+    outputs = [(r.get("output") or "").strip().split("\n", 1)[0] for r in results]
     text = "".join(p.get("text", "") for p in parts)
     if outputs != [expected_output(question)]:
         return f"wrong output {outputs!r}"

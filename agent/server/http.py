@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.events import Done, PartDone, TextDelta
+from agent.loop import Agent
 from agent.models import get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
@@ -88,20 +89,16 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
                 f"Resource has been exhausted: {pool.max_concurrency} requests running and "
                 f"{pool.queue_size} queued; retry later.",
             )
-        run = pool.start(_builder(spec, name, parsed, config), asyncio.get_running_loop())
-        version_label = spec
+        run = pool.start(_opener(spec, name, parsed, config), asyncio.get_running_loop())
         response_id = uuid.uuid4().hex[:24]
         if method == "generateContent":
-            return await _answer(request, run, version_label, response_id)
-        try:
+            return await _answer(request, run, spec, response_id)
+        async with _stop_on_disconnect(request, run):
             await _wait_started(run)
-        except BaseException:
-            run.cancel.set()
-            raise
         sse_mode = request.query_params.get("alt") == "sse"
         return _RunStreamingResponse(
             run,
-            _stream(run, version_label, response_id, sse_mode),
+            _stream(run, spec, response_id, sse_mode),
             media_type="text/event-stream" if sse_mode else "application/json",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -109,14 +106,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     return app
 
 
-def _builder(
+def _opener(
     spec: str, name: str, parsed: ParsedRequest, config: ServerConfig
-) -> Callable[[], Callable[[], Iterator[Any]]]:
-    """What the worker thread runs first: build the model and the agent (errors -> ApiError)."""
+) -> Callable[[], Iterator[Any]]:
+    """What the worker thread runs first: build the model and the agent, open its event stream."""
 
-    def build() -> Callable[[], Iterator[Any]]:
-        from agent.loop import Agent
-
+    def open_events() -> Iterator[Any]:
         try:
             model = get_model(spec)
         except BadModelSpecError as e:
@@ -131,9 +126,9 @@ def _builder(
             max_steps=config.max_steps,
             time_budget_s=config.time_budget_s,
         )
-        return lambda: agent.stream(parsed.messages)
+        return agent.stream(parsed.messages)
 
-    return build
+    return open_events
 
 
 async def _wait_started(run: Run) -> None:
@@ -158,20 +153,29 @@ class _RunStreamingResponse(StreamingResponse):
             self.run.cancel.set()
 
 
-async def _stop_on_disconnect(request: Request, run: Run) -> None:
-    """Stop the run if the client of a (non-streaming) request hangs up while it waits."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            run.cancel.set()
-            return
+@asynccontextmanager
+async def _stop_on_disconnect(request: Request, run: Run) -> AsyncIterator[None]:
+    """While inside: stop the run if the client hangs up (or this request is cancelled)."""
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        run.cancel.set()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield
+    except BaseException:
+        run.cancel.set()
+        raise
+    finally:
+        watcher.cancel()
 
 
 async def _answer(request: Request, run: Run, model_version: str, response_id: str) -> JSONResponse:
     result = None
     error: ApiError | None = None
-    watcher = asyncio.create_task(_stop_on_disconnect(request, run))
-    try:
+    async with _stop_on_disconnect(request, run):
         while True:
             item = await run.queue.get()
             if item is END:
@@ -180,9 +184,6 @@ async def _answer(request: Request, run: Run, model_version: str, response_id: s
                 error = error or _api_error(item)
             elif isinstance(item, Done):
                 result = item.result
-    finally:
-        watcher.cancel()
-        run.cancel.set()  # no-op once finished; stops the run if this request was cancelled
     if error is not None:
         raise error
     if result is None:

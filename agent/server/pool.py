@@ -59,22 +59,22 @@ class RunPool:
             self._admitted -= 1
 
     def start(
-        self, build: Callable[[], Callable[[], Iterator[Any]]], loop: asyncio.AbstractEventLoop
+        self, open_events: Callable[[], Iterator[Any]], loop: asyncio.AbstractEventLoop
     ) -> Run:
-        """Start an admitted run. `build()` (in the worker) returns a function opening the event stream.
+        """Start an admitted run; `open_events()` runs in the worker and returns the event stream.
 
         The worker pushes STARTED once the stream is open, then each event, then END; an exception
         is pushed as the exception object (before END).
         """
         run = Run(loop)
-        self._executor.submit(self._work, run, build)
+        self._executor.submit(self._work, run, open_events)
         return run
 
-    def _work(self, run: Run, build: Callable[[], Callable[[], Iterator[Any]]]) -> None:
+    def _work(self, run: Run, open_events: Callable[[], Iterator[Any]]) -> None:
         try:
             if run.cancel.is_set():
                 return
-            events = build()()  # bad input (e.g. files) fails here, before STARTED
+            events = open_events()  # bad input (model name, files) fails here, before STARTED
             run.push(STARTED)
             try:
                 for event in events:
