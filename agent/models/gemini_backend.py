@@ -148,13 +148,7 @@ class GeminiModel:
         declarations += options.function_declarations
         tools = None
         if declarations:
-            tools = [
-                types.Tool(
-                    function_declarations=[
-                        types.FunctionDeclaration.model_validate(d) for d in declarations
-                    ]
-                )
-            ]
+            tools = [types.Tool(function_declarations=[_declaration(d) for d in declarations])]
         return types.GenerateContentConfig(
             system_instruction=system or None,
             temperature=options.temperature,
@@ -315,6 +309,13 @@ class _SinkError(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _declaration(declaration: dict[str, Any]) -> types.FunctionDeclaration:
+    try:
+        return types.FunctionDeclaration.model_validate(declaration)
+    except ValueError as e:  # pydantic's ValidationError
+        raise ModelError(f"gemini: bad function declaration {declaration!r}: {e}") from e
 
 
 def _parts(chunk: types.GenerateContentResponse) -> list[types.Part]:

@@ -338,3 +338,10 @@ def test_an_error_in_on_text_propagates_unchanged(model, cloud, fixture_json):
             "sys", question(), code_execution=True, options=GenerateOptions(), on_text=sink
         )
     assert len(cloud.requests) == 1  # not retried
+
+
+def test_bad_function_declaration_is_a_model_error(model, cloud):
+    options = GenerateOptions(function_declarations=[{"name": "f", "parameters": "not a schema"}])
+    with pytest.raises(ModelError, match="bad function declaration"):
+        model.generate("sys", question(), code_execution=True, options=options)
+    assert cloud.requests == []
