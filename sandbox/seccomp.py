@@ -77,6 +77,10 @@ DENIED_SYSCALLS: tuple[str, ...] = (
     "iopl",
     "ioperm",
     "uselib",
+    "modify_ldt",
+    # reaching into other processes (same uid) without ptrace
+    "pidfd_getfd",
+    "process_madvise",
 )
 
 _X86_64: dict[str, int] = {
@@ -90,7 +94,8 @@ _X86_64: dict[str, int] = {
     "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
     "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
     "quotactl": 179, "quotactl_fd": 443, "vhangup": 153, "lookup_dcookie": 212,
-    "fanotify_init": 300, "iopl": 172, "ioperm": 173, "uselib": 134,
+    "fanotify_init": 300, "iopl": 172, "ioperm": 173, "uselib": 134, "modify_ldt": 154,
+    "pidfd_getfd": 438, "process_madvise": 440,
     "socket": 41, "clone": 56, "clone3": 435, "seccomp": 317,
 }  # fmt: skip
 
@@ -105,7 +110,7 @@ _AARCH64: dict[str, int] = {
     "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
     "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
     "quotactl": 60, "quotactl_fd": 443, "vhangup": 58, "lookup_dcookie": 18,
-    "fanotify_init": 262,
+    "fanotify_init": 262, "pidfd_getfd": 438, "process_madvise": 440,
     "socket": 198, "clone": 220, "clone3": 435, "seccomp": 277,
 }  # fmt: skip
 
