@@ -308,6 +308,7 @@ def test_symlink_write_through(
     # the host writes files whose names the session turned into links
     for action in (
         lambda: sandbox.put_file("notes.txt", secret.encode()),
+        lambda: sandbox.put_file("hostdir/put.txt", secret.encode()),
         lambda: sandbox.add_file(str(src)),
     ):
         try:
@@ -420,3 +421,20 @@ def test_cross_session_isolation(make_sandbox: Any, kit: Any, token: str, secret
     assert secret not in kit.result_text(r2), "one session read another session's data"
     # the victim's data is still there for the victim
     assert victim.read_file("private.txt") == secret.encode()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../escape.txt", "/tmp/escape.txt", "a/../../escape.txt", "..", ".", "", "x\0y", "a/./b"],
+)
+def test_host_api_file_names_cannot_escape(
+    sandbox: Any, sandbox_mod: Any, tmp_path: Path, name: str
+) -> None:
+    """File names come from remote clients (HTTP inlineData): they must stay in the workspace."""
+    before = set(os.listdir(tmp_path.parent)) | set(os.listdir("/tmp"))
+    with pytest.raises(sandbox_mod.SandboxError):
+        sandbox.put_file(name, b"escaped")
+    with pytest.raises(sandbox_mod.SandboxError):
+        sandbox.read_file(name if name != "." else "../etc/passwd")
+    after = set(os.listdir(tmp_path.parent)) | set(os.listdir("/tmp"))
+    assert "escape.txt" not in after - before
