@@ -182,18 +182,22 @@ class Agent:
                 if code is None:  # an answer
                     finish = "MAX_TOKENS" if turn.finish_reason == "MAX_TOKENS" else "STOP"
                     break
-                if code_on and failures >= self.max_retries:
+                if code_on and failures >= max(1, self.max_retries):
                     code_on = False
                     history.append(Message.user(CODE_DISABLED.format(n=failures)))
-            if sandbox is not None and created:
-                output_files = _read_output_files(sandbox, list(created))
         except ModelError as exc:
             finish, error = "ERROR", str(exc)
+        except GeneratorExit:  # the consumer is gone: nothing to collect
+            created.clear()
+            raise
         except Exception as exc:  # a bug or a sandbox failure: report it, keep what we have
             finish, error = "ERROR", f"{type(exc).__name__}: {exc}"
         finally:
             if sandbox is not None:
-                sandbox.close()
+                try:
+                    output_files = _read_output_files(sandbox, list(created)) if created else []
+                finally:
+                    sandbox.close()
         yield Done(
             SolveResult(
                 parts=parts,
@@ -294,7 +298,10 @@ def _read_output_files(sandbox: Any, names: list[str]) -> list[OutputFile]:
 
     out: list[OutputFile] = []
     total = 0
-    current = {f.name: f for f in sandbox.list_files()}
+    try:
+        current = {f.name: f for f in sandbox.list_files()}
+    except Exception:  # a broken sandbox must not cost the answer
+        return out
     for name in names:
         info = current.get(name)
         if info is None or info.size > MAX_OUTPUT_FILE_BYTES:

@@ -334,3 +334,18 @@ def test_long_output_is_truncated_for_the_model(make_script):
     output = r.parts[1].output
     assert output.startswith("FIRST") and output.rstrip().endswith("LAST")
     assert "characters truncated" in output and len(output) < 4200
+
+
+def test_output_files_survive_a_model_error(make_script):
+    turns = [{"code": "open('partial.txt', 'w').write('half')"}, {"error": "connection reset"}]
+    r = solve("q", model=make_script(turns))
+    assert r.finish_reason == "ERROR"
+    assert [f.name for f in r.output_files] == ["partial.txt"]
+    assert base64.b64decode(r.output_files[0].data_b64) == b"half"
+
+
+def test_zero_retries_disables_code_after_the_first_failure(make_script):
+    turns = [{"code": "print(1)"}, {"code": "1/0"}, {"text": "Final answer: 1"}]
+    agent = Agent(make_script(turns), max_retries=0)
+    agent.run("q")
+    assert [c["code_execution"] for c in agent.model.calls] == [True, True, False]
