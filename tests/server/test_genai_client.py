@@ -220,3 +220,30 @@ def test_models_list_and_get_through_the_sdk(client_for, start_server) -> None:
     info = client.models.get(model="default")
     assert info.description == "codexec: local:0.5b"
     assert "generateContent" in info.supported_actions
+
+
+def test_function_response_round_trip(client_for, start_server, script, created_models) -> None:
+    server = start_server()
+    client = client_for(server.url)
+    history = [
+        types.Content(role="user", parts=[types.Part(text="Weather in Paris, in Fahrenheit?")]),
+        types.Content(
+            role="model",
+            parts=[types.Part.from_function_call(name="get_weather", args={"city": "Paris"})],
+        ),
+        types.Content(
+            role="user",
+            parts=[types.Part.from_function_response(name="get_weather", response={"c": 20})],
+        ),
+    ]
+    response = client.models.generate_content(
+        model=script(
+            [{"text": "", "code": "print(20 * 9 / 5 + 32)"}, {"text": "Final answer: 68"}]
+        ),
+        contents=history,
+        config=types.GenerateContentConfig(tools=[CODE_TOOL]),
+    )
+    assert response.code_execution_result.strip() == "68.0"
+    seen = created_models[0].calls[0]["history"]
+    assert seen[2].parts[0].kind == "function_response"
+    assert seen[2].parts[0].response == {"c": 20}
