@@ -75,14 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--model", default="local", help="model SPEC of the alias 'default'")
+    p.add_argument(
+        "--model", default="local", metavar="SPEC", help="what the alias 'default' maps to (local)"
+    )
     p.add_argument(
         "--api-key",
         default=os.environ.get("CODEXEC_API_KEY"),
+        metavar="KEY",
         help="require this key (x-goog-api-key header or ?key=); default: $CODEXEC_API_KEY",
     )
-    p.add_argument("--max-concurrency", type=_positive, default=4, help="runs at once")
-    p.add_argument("--queue-size", type=int, default=64, help="requests waiting before 429")
+    p.add_argument(
+        "--max-concurrency", type=_positive, default=4, metavar="N", help="runs at once (4)"
+    )
+    p.add_argument(
+        "--queue-size", type=int, default=64, metavar="N", help="requests waiting before 429 (64)"
+    )
     p.add_argument(
         "--alias", type=_alias, action="append", default=[], metavar="NAME=SPEC",
         help="map a model name to a SPEC (repeatable; NAME '*' catches all unknown names)",
@@ -90,9 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--aliases-only", action="store_true", help="refuse raw SPECs in URLs (only aliases)"
     )
-    p.add_argument("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_BYTES / 2**20)
-    p.add_argument("--max-steps", type=_positive, default=10)
-    p.add_argument("--time-budget", type=float, default=300.0, help="seconds per request")
+    p.add_argument(
+        "--max-body-mb", type=float, default=DEFAULT_MAX_BODY_BYTES / 2**20, metavar="MB",
+        help="larger requests get 413 (20)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-steps", type=_positive, default=10, metavar="N", help="model calls per request (10)"
+    )
+    p.add_argument(
+        "--time-budget", type=float, default=300.0, metavar="S", help="seconds per request (300)"
+    )
     return p
 
 
