@@ -6,12 +6,17 @@ import base64
 import binascii
 import mimetypes
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
-from agent.parts import ImagePart, Message
+from agent.parts import ImagePart, Message, TextPart
+from agent.result import OutputFile
 
 MAX_INPUT_FILE_BYTES = 50 * 1024 * 1024
+MAX_OUTPUT_FILE_BYTES = 10 * 1024 * 1024
+MAX_OUTPUT_FILES_BYTES = 32 * 1024 * 1024
+MAX_INLINED_TEXT_FILE_CHARS = 20_000
 
 _EXTENSIONS = {
     "image/png": ".png",
@@ -90,3 +95,59 @@ def extension_for(mime_type: str) -> str:
 
 def mime_type_for(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def unique(files: list[InputFile]) -> list[InputFile]:
+    """One file per name; a later one wins."""
+    return list({f.name: f for f in files}.values())
+
+
+def inline_text_files(history: list[Message], inputs: list[InputFile]) -> list[Message]:
+    """Without code execution the model cannot open files: small text files go into the last
+    user message (a copy; the caller's messages are not changed)."""
+    shown = []
+    for f in inputs:
+        try:
+            text = f.data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if len(text) <= MAX_INLINED_TEXT_FILE_CHARS:
+            shown.append(f"File {f.name}:\n```\n{text}\n```")
+    if not shown:
+        return history
+    extra = TextPart(text="\n\n".join(shown))
+    users = [i for i, m in enumerate(history) if m.role == "user"]
+    if not users:
+        return [*history, Message(role="user", parts=[extra])]
+    i = users[-1]
+    return [*history[:i], Message(role="user", parts=[*history[i].parts, extra]), *history[i + 1 :]]
+
+
+def read_output_files(sandbox: Any, names: list[str]) -> list[OutputFile]:
+    """The files the code created or changed, as they are now, within the size caps."""
+    out: list[OutputFile] = []
+    total = 0
+    try:
+        current = {f.name: f for f in sandbox.list_files()}
+    except Exception:  # a broken sandbox must not cost the answer
+        return out
+    for name in names:
+        info = current.get(name)
+        if info is None or info.size > MAX_OUTPUT_FILE_BYTES:
+            continue
+        if total + info.size > MAX_OUTPUT_FILES_BYTES:
+            break
+        try:
+            data = sandbox.read_file(name)
+        except Exception:  # vanished, or not a regular file: nothing to return
+            continue
+        total += len(data)
+        out.append(
+            OutputFile(
+                name=name,
+                mime_type=getattr(info, "mime_type", None) or mime_type_for(name),
+                data_b64=base64.b64encode(data).decode(),
+                size=len(data),
+            )
+        )
+    return out

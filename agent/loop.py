@@ -16,7 +16,14 @@ from typing import Any
 
 from agent.answer import answer_from_parts
 from agent.events import Done, Event, PartDone, TextDelta
-from agent.files import InputFile, files_from_messages, load_input_file
+from agent.files import (
+    InputFile,
+    files_from_messages,
+    inline_text_files,
+    load_input_file,
+    read_output_files,
+    unique,
+)
 from agent.models import get_model
 from agent.models.base import GenerateOptions, Model, ModelError, ModelTurn
 from agent.observe import format_output
@@ -26,9 +33,6 @@ from agent.result import OutputFile, SolveResult
 from agent.usage import CallUsage, Usage
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
-MAX_OUTPUT_FILE_BYTES = 10 * 1024 * 1024
-MAX_OUTPUT_FILES_BYTES = 32 * 1024 * 1024
-MAX_INLINED_TEXT_FILE_CHARS = 20_000
 
 CODE_DISABLED = (
     "Code execution failed {n} times in a row, so it is now disabled. Do not write any more "
@@ -93,9 +97,9 @@ class Agent:
         history = [Message.user(contents)] if isinstance(contents, str) else list(contents)
         if not history:
             raise ValueError("nothing to solve: contents is empty")
-        inputs = _unique([load_input_file(f) for f in files] + files_from_messages(history))
+        inputs = unique([load_input_file(f) for f in files] + files_from_messages(history))
         if not self.code_execution and inputs:
-            history = _inline_text_files(history, inputs)
+            history = inline_text_files(history, inputs)
         return self._solve(history, inputs, stream_text)
 
     def _solve(
@@ -195,7 +199,7 @@ class Agent:
         finally:
             if sandbox is not None:
                 try:
-                    output_files = _read_output_files(sandbox, list(created)) if created else []
+                    output_files = read_output_files(sandbox, list(created)) if created else []
                 finally:
                     sandbox.close()
         yield Done(
@@ -289,67 +293,3 @@ def _execute(
     result = ResultPart(outcome=r.outcome, output=format_output(r, first_figure), verdict=r.verdict)
     images = [ImagePart(mime_type=f.mime_type, data=f.data) for f in r.figures]
     return result, images, [f.name for f in r.files]
-
-
-def _read_output_files(sandbox: Any, names: list[str]) -> list[OutputFile]:
-    import base64
-
-    from agent.files import mime_type_for
-
-    out: list[OutputFile] = []
-    total = 0
-    try:
-        current = {f.name: f for f in sandbox.list_files()}
-    except Exception:  # a broken sandbox must not cost the answer
-        return out
-    for name in names:
-        info = current.get(name)
-        if info is None or info.size > MAX_OUTPUT_FILE_BYTES:
-            continue
-        if total + info.size > MAX_OUTPUT_FILES_BYTES:
-            break
-        try:
-            data = sandbox.read_file(name)
-        except Exception:  # vanished, or not a regular file: nothing to return
-            continue
-        total += len(data)
-        mime = getattr(info, "mime_type", None) or mime_type_for(name)
-        out.append(
-            OutputFile(
-                name=name,
-                mime_type=mime,
-                data_b64=base64.b64encode(data).decode(),
-                size=len(data),
-            )
-        )
-    return out
-
-
-def _unique(files: list[InputFile]) -> list[InputFile]:
-    """One file per name; a later one wins."""
-    return list({f.name: f for f in files}.values())
-
-
-def _inline_text_files(history: list[Message], inputs: list[InputFile]) -> list[Message]:
-    """Without code execution the model cannot open files: show small text files inline."""
-    shown = []
-    for f in inputs:
-        try:
-            text = f.data.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        if len(text) <= MAX_INLINED_TEXT_FILE_CHARS:
-            shown.append(f"File {f.name}:\n```\n{text}\n```")
-    if not shown:
-        return history
-    last_user = (
-        max(i for i, m in enumerate(history) if m.role == "user")
-        if any(m.role == "user" for m in history)
-        else None
-    )
-    extra = TextPart(text="\n\n".join(shown))
-    if last_user is None:
-        return [*history, Message(role="user", parts=[extra])]
-    message = history[last_user]
-    copy = Message(role="user", parts=[*message.parts, extra])
-    return [*history[:last_user], copy, *history[last_user + 1 :]]
