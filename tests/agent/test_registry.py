@@ -57,3 +57,31 @@ def test_scripted_bad_files(tmp_path):
     bad.write_text('{"turns": 3}')
     with pytest.raises(BadModelSpecError, match="list of turns"):
         get_model(f"scripted:{bad}")
+
+
+@pytest.mark.parametrize(
+    ("spec", "env", "cls", "expected_spec"),
+    [
+        ("openai:gpt-4o-mini", {"OPENAI_API_KEY": "k"}, "OpenAIModel", "openai:gpt-4o-mini"),
+        ("openai:qwen", {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}, "OpenAIModel", "openai:qwen"),
+        (
+            "gemini:gemini-2.5-flash",
+            {"GOOGLE_API_KEY": "k"},
+            "GeminiModel",
+            "gemini:gemini-2.5-flash",
+        ),
+        ("anthropic:claude-x", {"ANTHROPIC_API_KEY": "k"}, "AnthropicModel", "anthropic:claude-x"),
+        ("local", {}, "LocalModel", "local"),
+        ("local:1.5b", {}, "LocalModel", "local"),
+        ("local:0.5b", {}, "LocalModel", "local:0.5b"),
+    ],
+)
+def test_backends_are_built_without_touching_the_network(
+    spec, env, cls, expected_spec, monkeypatch
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    model = get_model(spec)
+    assert type(model).__name__ == cls
+    assert model.spec == expected_spec
+    assert get_model(spec) is not model
