@@ -429,3 +429,40 @@ def test_privileges_seen_from_the_host(make_sandbox: Any, kit: Any, procs: Any) 
         assert host_view["Seccomp"] == "2", "no seccomp filter on the session process"
         assert int(host_view["CapEff"], 16) == 0, f"capabilities: {host_view['CapEff']}"
         assert kit.ns_pid(pid) != pid, "the session shares the host's pid namespace"
+
+
+SUPERVISOR_SCRIPT = """
+import os, sys
+from sandbox import Limits, Sandbox
+me = os.getpid()
+code = (
+    "import os, sys\\n"
+    "try:\\n    os = __import__('os')\\nexcept ImportError:\\n    os = sys.modules['os']\\n"
+    f"for pid in ({me},):\\n"
+    "    for sig in (9, 15, 19):\\n"
+    "        try:\\n"
+    "            os.kill(pid, sig)\\n"
+    "            print('sent', pid, sig)\\n"
+    "        except OSError as e:\\n"
+    "            print(type(e).__name__, pid, sig)\\n"
+)
+with Sandbox(limits=Limits(timeout_s=5)) as sb:
+    r = sb.run(code)
+print('SURVIVED', r.verdict, repr(r.stdout))
+"""
+
+
+def test_sigkill_to_the_supervisors_own_pid(repo_root: Path) -> None:
+    """A supervisor process passes its own pid to the code, which sends
+    SIGKILL/SIGTERM/SIGSTOP to them: the supervisor survives (run in a child process so a
+    weakness cannot take pytest down)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", SUPERVISOR_SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=repo_root,
+        timeout=120,
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert "SURVIVED ok" in proc.stdout, proc.stdout
+    assert "sent" not in proc.stdout.split("SURVIVED", 1)[1], proc.stdout

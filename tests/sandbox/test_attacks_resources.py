@@ -14,7 +14,7 @@ pytestmark = pytest.mark.timeout(90)
 
 
 def test_fork_bomb(make_sandbox: Any, kit: Any, token: str, procs: Any) -> None:
-    sb = make_sandbox(timeout_s=3)
+    sb = make_sandbox(timeout_s=2)
     code = kit.tag_code(token) + (
         "while True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     )
@@ -27,7 +27,7 @@ def test_fork_bomb(make_sandbox: Any, kit: Any, token: str, procs: Any) -> None:
 
 
 def test_thread_bomb(make_sandbox: Any, kit: Any, token: str, procs: Any) -> None:
-    sb = make_sandbox(timeout_s=3)
+    sb = make_sandbox(timeout_s=2)
     code = kit.tag_code(token) + (
         "import threading, time\n"
         "n = 0\n"

@@ -254,9 +254,9 @@ LIBS_CODE = textwrap.dedent(
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        a = np.random.default_rng(0).random((600, 600))
+        a = np.random.default_rng(0).random((300, 300))
         out = {"matmul": float((a @ a).sum() > 0), "inv": bool(np.allclose(np.linalg.inv(a) @ a,
-               np.eye(600), atol=1e-6))}
+               np.eye(300), atol=1e-6))}
         df = pd.DataFrame({"k": [1, 2, 1, 2], "v": [1.0, 2.0, 3.0, 4.0]})
         out["groupby"] = df.groupby("k")["v"].sum().tolist()
         fig, ax = plt.subplots()
