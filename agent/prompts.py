@@ -1,62 +1,115 @@
-"""System prompts, tuned on the embedded Qwen2.5-Coder-1.5B (measurements: notes/prompt_tuning.md).
+"""System prompts and worked examples, tuned on the embedded Qwen2.5-Coder-1.5B.
 
-A small model guesses counts and arithmetic unless it is told plainly to compute and shown how:
-the worked examples below are short transcripts in the exact format the loop produces (a
-```python block, the ```output block it got back, then "Final answer: X").
+Measurements: notes/prompt_tuning.md. A small model guesses counts and arithmetic unless it is
+told plainly to compute and shown how; the examples are short conversations in the exact format
+the loop produces (a ```python block, its ```output, then "Final answer: X"). Text backends send
+them as real chat turns (`few_shot_messages`), which a small model follows far better than
+examples described inside the system prompt.
 """
 
 from __future__ import annotations
 
-CODE_EXECUTION_PROMPT = """You are a careful problem solver with a Python interpreter.
+from dataclasses import dataclass
+
+from agent.parts import CodePart, Message, ResultPart, TextPart
+
+ANSWER_LINE = (
+    "Final answer: <the answer alone: a number, a list or a short text, "
+    "without units or explanation>"
+)
+
+CODE_EXECUTION_PROMPT = f"""You are a careful problem solver with a Python interpreter.
 
 Never work out results in your head: for every count, calculation, equation, date or data \
 question, first write ONE ```python block that computes the answer and prints it, then stop. \
 The block is run and you are shown its output in an ```output block. Variables persist between \
 blocks.
-- Put the exact text or numbers from the question into the code.
-- Letters and words: str.count, len, split. Exact maths: sympy (solve, Rational, integrate) or \
-fractions. Dates: datetime. Files: pandas or open().
+- Put the exact text and numbers from the question into the code.
+- Letters and words: str.count, len, split. Exact maths: sympy. Numbers: scipy, numpy. \
+Dates: datetime. Files: pandas or open().
+- Print the result rounded as the question asks.
 - If the output shows an error, fix the code and run it again.
 When the output gives the answer, reply with one line:
-Final answer: <the answer alone: a number, a list or a short text, without units or explanation>
-
-Example 1
-Question: How many times does the letter "s" occur in "Mississippi"?
-```python
-text = "Mississippi"
-print(text.lower().count("s"))
-```
-```output
-4
-```
-Final answer: 4
-
-Example 2
-Question: Solve x**2 - 5*x + 6 = 0.
-```python
-import sympy as sp
-x = sp.symbols("x")
-print(sp.solve(sp.Eq(x**2 - 5*x + 6, 0), x))
-```
-```output
-[2, 3]
-```
-Final answer: 2, 3
-
-Example 3
-Question: A shop sells pens at $3 each. Ana buys 14 pens and pays with $50. How much change?
-```python
-print(50 - 14 * 3)
-```
-```output
-8
-```
-Final answer: 8
+{ANSWER_LINE}
 """
 
-NO_CODE_PROMPT = """You are a careful problem solver. Think step by step, then end with one line:
-Final answer: <the answer alone: a number, a list or a short text, without units or explanation>
+NO_CODE_PROMPT = f"""You are a careful problem solver. Think step by step, then end with one line:
+{ANSWER_LINE}
 """
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    code: str
+    output: str
+    answer: str
+
+
+# Every output below is what the code prints (tests/local/test_prompts.py runs them).
+EXAMPLES = (
+    Example(
+        'How many times does the letter "s" occur in the word "successes"? '
+        "Answer with the integer only.",
+        'word = "successes"\nprint(word.count("s"))',
+        "4",
+        "4",
+    ),
+    Example(
+        "Find all real roots of x^3 - 7x + 6 = 0. Give the roots as a comma-separated list.",
+        'import sympy as sp\nx = sp.symbols("x")\nprint(sp.solve(x**3 - 7*x + 6, x))',
+        "[-3, 1, 2]",
+        "-3, 1, 2",
+    ),
+    Example(
+        "Evaluate the definite integral of e^(-x^2) with respect to x from x = 0 to x = 2. "
+        "Give the answer as a decimal number to 6 significant digits.",
+        "import numpy as np\nfrom scipy.integrate import quad\n"
+        'value, error = quad(lambda x: np.exp(-x**2), 0, 2)\nprint(f"{value:.6g}")',
+        "0.882081",
+        "0.882081",
+    ),
+    Example(
+        "y' = -3y + cos(t), y(0) = 2. Find y(1.5). "
+        "Give the answer as a decimal number to 6 significant digits.",
+        "import numpy as np\nfrom scipy.integrate import solve_ivp\n"
+        "sol = solve_ivp(lambda t, y: -3*y + np.cos(t), (0, 1.5), [2], rtol=1e-10, atol=1e-12)\n"
+        'print(f"{sol.y[0, -1]:.6g}")',
+        "0.139856",
+        "0.139856",
+    ),
+    Example(
+        "How many days are there from 2021-06-01 to 2022-01-15? Answer with the integer only.",
+        "from datetime import date\nprint((date(2022, 1, 15) - date(2021, 6, 1)).days)",
+        "228",
+        "228",
+    ),
+    Example(
+        "A baker makes 24 muffins per tray and bakes 7 trays. She sells 150 muffins. "
+        "How many muffins are left?",
+        "made = 24 * 7\nprint(made - 150)",
+        "18",
+        "18",
+    ),
+)
+
+
+def few_shot_messages() -> list[Message]:
+    """The worked examples as user/model turns, to put before the real question."""
+    messages: list[Message] = []
+    for ex in EXAMPLES:
+        messages.append(Message.user(ex.question))
+        messages.append(
+            Message(
+                role="model",
+                parts=[
+                    CodePart(code=ex.code),
+                    ResultPart(outcome="OUTCOME_OK", output=ex.output + "\n"),
+                    TextPart(text=f"Final answer: {ex.answer}"),
+                ],
+            )
+        )
+    return messages
 
 
 def system_prompt(code_execution: bool, files: list[str] | None = None, extra: str = "") -> str:

@@ -18,9 +18,11 @@ from typing import Any
 from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
 from agent.parts import Message
+from agent.prompts import few_shot_messages
 from agent.usage import CallUsage
 
 N_CTX = 8192
+CODE_START = "```python\n"
 
 
 @dataclass
@@ -79,7 +81,12 @@ class GenerationStats:
 
 
 class LocalModel:
-    def __init__(self, size: str = "1.5b") -> None:
+    """`few_shot`: prepend worked examples as real chat turns when code execution is on.
+    `prefill`: start the first answer of a solve with a ```python fence, so the model computes
+    before it says anything (small models otherwise often guess).
+    """
+
+    def __init__(self, size: str = "1.5b", *, few_shot: bool = True, prefill: bool = True) -> None:
         from agent.weights import spec_for
 
         try:
@@ -87,6 +94,8 @@ class LocalModel:
         except Exception as e:  # WeightsError: unknown size
             raise ModelError(str(e)) from e
         self.spec = "local" if self.size == "1.5b" else f"local:{self.size}"
+        self.few_shot = few_shot
+        self.prefill = prefill
         self.last_stats = GenerationStats()
 
     def generate(
@@ -99,19 +108,24 @@ class LocalModel:
         on_text: TextSink | None = None,
     ) -> ModelTurn:
         loaded = _load(self.size)
-        prompt = render_chatml(system, history)
+        shots = few_shot_messages() if code_execution and self.few_shot else []
+        prompt = render_chatml(system, shots + history)
+        prefix = ""
+        if code_execution and self.prefill and not any(m.role == "model" for m in history):
+            prefix = CODE_START
         with loaded.lock:
-            return self._generate(loaded.llm, prompt, code_execution, options, on_text)
+            return self._generate(loaded.llm, prompt, prefix, code_execution, options, on_text)
 
     def _generate(
         self,
         llm: Any,
         prompt: str,
+        prefix: str,
         code_execution: bool,
         options: GenerateOptions,
         on_text: TextSink | None,
     ) -> ModelTurn:
-        tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        tokens = llm.tokenize((prompt + prefix).encode(), add_bos=False, special=True)
         room = N_CTX - len(tokens)
         if room < 16:
             raise ModelError(
@@ -122,7 +136,8 @@ class LocalModel:
             prompt_tokens=len(tokens), reused_tokens=_common_prefix(llm, tokens)
         )
         streamer = ProseStreamer()
-        text, finish, code_done = "", "STOP", False
+        text, finish, code_done = prefix, "STOP", False  # the prefill counts as model text
+        streamer.feed(prefix)
         start = time.monotonic()
         first: float | None = None
         stream = llm.create_completion(
@@ -150,7 +165,8 @@ class LocalModel:
                         code_done = True
                         break  # stop generating: the loop runs the code, then we continue
         end = time.monotonic()
-        stats.output_tokens = len(llm.tokenize(text.encode(), add_bos=False, special=True))
+        generated = text[len(prefix) :]
+        stats.output_tokens = len(llm.tokenize(generated.encode(), add_bos=False, special=True))
         stats.prompt_s = (first or end) - start
         stats.generate_s = end - (first or end)
         self.last_stats = stats

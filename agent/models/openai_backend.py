@@ -184,7 +184,8 @@ def render_tool_messages(history: list[Message]) -> list[dict[str, Any]]:
 
     def flush(content: str, calls: list[dict[str, Any]]) -> None:
         if content or calls:
-            msg: dict[str, Any] = {"role": "assistant", "content": content or None}
+            # "" rather than None: some servers (llama.cpp's) require a string
+            msg: dict[str, Any] = {"role": "assistant", "content": content}
             if calls:
                 msg["tool_calls"] = calls
             messages.append(msg)
