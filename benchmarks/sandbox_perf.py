@@ -226,6 +226,10 @@ def run_benchmark(repeats: int, workers: int, duration_s: float) -> dict[str, An
     }
 
 
+def _ms(value: float) -> str:
+    return f"{value:.3f}" if value < 1 else f"{value:.1f}"
+
+
 def print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -236,7 +240,7 @@ def print_report(report: dict[str, Any]) -> None:
         for col in ("mode", "median ms", "p95 ms", "min ms"):
             table.add_column(col, justify="left" if col == "mode" else "right")
         for mode, s in modes.items():
-            table.add_row(mode, f"{s['median_ms']:.1f}", f"{s['p95_ms']:.1f}", f"{s['min_ms']:.1f}")
+            table.add_row(mode, *(_ms(s[key]) for key in ("median_ms", "p95_ms", "min_ms")))
         console.print(table)
         ratio_text = ", ".join(
             f"{name} = {value:.1f}x" if value is not None else f"{name} = n/a"
