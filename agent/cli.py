@@ -131,7 +131,11 @@ def solve_command(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_gemini(), indent=2, ensure_ascii=False))
     else:
         view = LiveView(Console(highlight=False), out)
-        result = agent.run(args.question, files, on_event=view)
+        view.spin(True)
+        try:
+            result = agent.run(args.question, files, on_event=view)
+        finally:
+            view.spin(False)
         view.finish(result)
     if result.finish_reason == "ERROR":
         return _fail(result.error or "the solve failed", EXIT_ERROR)
@@ -172,8 +176,31 @@ class LiveView:
         self.console = console
         self.out = out
         self.mid_line = False
+        # a spinner while the model thinks (terminals only; it never reaches pipes or files)
+        self.spinner = console.status("thinking…") if console.is_terminal else None
+        self.spinning = False
+
+    def spin(self, on: bool, status: str = "thinking…") -> None:
+        if self.spinner is None:
+            return
+        if on:
+            self.spinner.update(status)
+        if on != self.spinning:
+            (self.spinner.start if on else self.spinner.stop)()
+            self.spinning = on
 
     def __call__(self, event: Event) -> None:
+        self.spin(False)
+        try:
+            self._show(event)
+        finally:
+            part = event.part if isinstance(event, PartDone) else None
+            if isinstance(part, CodePart):
+                self.spin(True, "running the code…")
+            elif isinstance(part, ResultPart | ImagePart):
+                self.spin(True)
+
+    def _show(self, event: Event) -> None:
         if isinstance(event, TextDelta):
             self.console.out(event.text, end="", highlight=False)
             self.mid_line = not event.text.endswith("\n")
@@ -205,6 +232,7 @@ class LiveView:
             self.console.print(call, style="magenta", markup=False)
 
     def finish(self, result: SolveResult) -> None:
+        self.spin(False)
         if self.mid_line:
             self.console.out("")
         for path in self.out.save_files(result.output_files):
