@@ -32,7 +32,7 @@ from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
 from agent.server.config import ServerConfig, parse_args
 from agent.server.errors import ApiError, invalid, not_found
-from agent.server.pool import END, STARTED, Run, RunPool
+from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
 from agent.server.responses import chunk_json, finish_fields, response_json, sse
 from agent.server.wire import ParsedRequest, parse_request
 
@@ -252,6 +252,8 @@ def _unsent_text(full: str, streamed: str) -> str:
 def _api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, RunCancelled):
+        return ApiError(503, f"The request was not run: {exc}")
     if isinstance(exc, ModelError):
         return ApiError(503, f"The model failed: {exc}")
     if isinstance(exc, (ValueError, FileNotFoundError)):
@@ -366,7 +368,13 @@ def main(argv: list[str] | None = None) -> int:
         config.host, config.port, aliases, "required" if config.api_key else "not required",
         config.max_concurrency, config.queue_size,
     )  # fmt: skip
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info")
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
     return 0
 
 

@@ -17,6 +17,10 @@ STARTED = object()  # pushed once the run's model and agent were built
 END = object()  # always the last item of a run
 
 
+class RunCancelled(Exception):
+    """Pushed for a run stopped before it started (client gone, or the server shutting down)."""
+
+
 class Run:
     """One request's run: the worker pushes items into `queue`; `cancel` asks it to stop."""
 
@@ -39,6 +43,7 @@ class RunPool:
         self.max_concurrency = max_concurrency
         self.queue_size = queue_size
         self._admitted = 0
+        self._runs: set[Run] = set()
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_concurrency, thread_name_prefix="codexec-run")
 
@@ -54,9 +59,10 @@ class RunPool:
             self._admitted += 1
             return True
 
-    def _release(self) -> None:
+    def _release(self, run: Run) -> None:
         with self._lock:
             self._admitted -= 1
+            self._runs.discard(run)
 
     def start(
         self, open_events: Callable[[], Iterator[Any]], loop: asyncio.AbstractEventLoop
@@ -67,13 +73,15 @@ class RunPool:
         is pushed as the exception object (before END).
         """
         run = Run(loop)
+        with self._lock:
+            self._runs.add(run)
         self._executor.submit(self._work, run, open_events)
         return run
 
     def _work(self, run: Run, open_events: Callable[[], Iterator[Any]]) -> None:
         try:
             if run.cancel.is_set():
-                return
+                raise RunCancelled("the request was cancelled before it started")
             events = open_events()  # bad input (model name, files) fails here, before STARTED
             run.push(STARTED)
             try:
@@ -88,8 +96,12 @@ class RunPool:
         except BaseException as e:  # noqa: BLE001 - handed to the request, which reports it
             run.push(e)
         finally:
-            self._release()
+            self._release(run)
             run.push(END)
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop every run (each closes its sandbox and ends its request); don't wait."""
+        with self._lock:
+            for run in self._runs:
+                run.cancel.set()
+        self._executor.shutdown(wait=False)
