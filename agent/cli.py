@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{solve,serve,mcp}")
     solve = sub.add_parser("solve", help="answer one question")
-    solve.add_argument("question", help="the question (or task) for the model")
+    solve.add_argument("question", help="the question (or task) for the model; - reads stdin")
     solve.add_argument(
         "--model",
         default=os.environ.get("CODEXEC_MODEL") or "local",
@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def solve_command(args: argparse.Namespace) -> int:
+    if args.question == "-":
+        args.question = sys.stdin.read()
     if not args.question.strip():
         return _fail("the question is empty", EXIT_USAGE)
     for name in ("max_steps", "timeout", "time_budget"):
@@ -96,6 +98,8 @@ def solve_command(args: argparse.Namespace) -> int:
             return _fail(f"--{name.replace('_', '-')} must be positive", EXIT_USAGE)
     if args.max_retries < 0:
         return _fail("--max-retries must be 0 or more", EXIT_USAGE)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return _fail(f"--out {args.out} exists and is not a directory", EXIT_USAGE)
     try:
         files = [load_input_file(p) for p in args.file]
     except (OSError, ValueError) as exc:
@@ -122,21 +126,24 @@ def solve_command(args: argparse.Namespace) -> int:
         return _fail(f"cannot load model {args.model!r}: {exc}", EXIT_ERROR)
 
     out = Outputs(Path(args.out))
-    if args.json:
-        result = agent.run(args.question, files)
-        for part in result.parts:
-            if isinstance(part, ImagePart):
-                out.save_figure(part)
-        out.save_files(result.output_files)
-        print(json.dumps(result.to_gemini(), indent=2, ensure_ascii=False))
-    else:
-        view = LiveView(Console(highlight=False), out)
-        view.spin(True)
-        try:
-            result = agent.run(args.question, files, on_event=view)
-        finally:
-            view.spin(False)
-        view.finish(result)
+    try:
+        if args.json:
+            result = agent.run(args.question, files)
+            print(json.dumps(result.to_gemini(), indent=2, ensure_ascii=False), flush=True)
+            for part in result.parts:
+                if isinstance(part, ImagePart):
+                    out.save_figure(part)
+            out.save_files(result.output_files)
+        else:
+            view = LiveView(Console(highlight=False), out)
+            view.spin(True)
+            try:
+                result = agent.run(args.question, files, on_event=view)
+            finally:
+                view.spin(False)
+            view.finish(result)
+    except OSError as exc:
+        return _fail(f"cannot write to {args.out}: {exc}", EXIT_ERROR)
     if result.finish_reason == "ERROR":
         return _fail(result.error or "the solve failed", EXIT_ERROR)
     return EXIT_OK

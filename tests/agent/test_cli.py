@@ -157,3 +157,16 @@ def test_serve_and_mcp_are_dispatched(command, module, monkeypatch):
     monkeypatch.setitem(sys.modules, f"agent.server.{module}", fake)
     assert main([command, "--port", "9"]) == 0
     assert seen == [["--port", "9"]]
+
+
+def test_question_from_stdin_and_bad_out(script, tmp_path, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("What is 2+2?\n"))
+    argv = ["solve", "-", "--model", script("no_code.json"), "--json"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+    assert json.loads(capsys.readouterr().out)["finalAnswer"] == "4"
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    assert main(["solve", "q", "--model", script("no_code.json"), "--out", str(not_a_dir)]) == 2
+    assert "not a directory" in capsys.readouterr().err
