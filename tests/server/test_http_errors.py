@@ -151,3 +151,27 @@ def test_stream_errors_before_the_first_chunk_are_plain_json(server) -> None:
     bad_model = _post(server, HELLO, model="scripted:/nonexistent.json", method=method)
     _error(bad_model, 404, "NOT_FOUND")
     _error(_post(server, {"contents": []}, method=method), 400, "INVALID_ARGUMENT")
+
+
+def test_backend_without_its_key_is_503_naming_the_variable(server, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    message = _error(_post(server, HELLO, model="openai:gpt-4o-mini"), 503, "UNAVAILABLE")
+    assert "OPENAI_API_KEY" in message
+
+
+def test_model_failure_mid_run_keeps_the_parts_and_says_why(start_server, script) -> None:
+    turns = [{"text": "Working.", "code": "print(1)"}, {"error": "backend went away"}]
+    server = start_server(aliases={"flaky": script(turns), "dead": script(turns[1:])})
+    body = {**HELLO, "tools": [{"codeExecution": {}}]}
+    data = _post(server, body, model="flaky").json()
+    candidate = data["candidates"][0]
+    assert [next(iter(p)) for p in candidate["content"]["parts"]] == [
+        "text",
+        "executableCode",
+        "codeExecutionResult",
+    ]
+    assert candidate["finishReason"] == "OTHER"
+    assert "backend went away" in candidate["finishMessage"]
+    message = _error(_post(server, body, model="dead"), 503, "UNAVAILABLE")
+    assert "backend went away" in message
