@@ -76,12 +76,37 @@ def test_no_state_leaks_after_a_restart(
     assert "mark.txt" in found["files"]
 
 
+def _our_zygotes() -> list[tuple[int, list[str]]]:
+    """(pid, argv) of the zygotes this test process started (other processes on the machine
+    run their own sandboxes, with their own cgroups and workspaces)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and "sandbox.zygote" in argv:
+            found.append((int(name), argv))
+    return found
+
+
 def _supervisor_counts() -> dict[str, int]:
+    cgroups = tmp_ws = 0
+    for zpid, argv in _our_zygotes():
+        cgroups += len(glob.glob(f"/sys/fs/cgroup/*/**/codexec-{zpid}-*", recursive=True))
+        if "--workspaces" in argv:
+            tmp_ws += len(glob.glob(os.path.join(argv[argv.index("--workspaces") + 1], "*")))
     return {
         "fds": len(os.listdir("/proc/self/fd")),
         "threads": threading.active_count(),
-        "cgroups": len(glob.glob("/sys/fs/cgroup/*/**/codexec-*", recursive=True)),
-        "tmp_ws": len(glob.glob("/tmp/codexec-ws-*/*")),
+        "zygotes": len(_our_zygotes()),
+        "cgroups": cgroups,
+        "tmp_ws": tmp_ws,
     }
 
 
