@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 
 from sandbox.limits import Limits
@@ -61,6 +62,8 @@ def _print_human(result: ExecutionResult) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # One run per process: preloading every library would cost more than it saves.
+    os.environ.setdefault("CODEXEC_SANDBOX_PRELOAD", "light")
     try:
         args = _parser().parse_args(argv)
     except _UsageError as e:
@@ -70,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.timeout is not None and args.timeout <= 0:
             raise _UsageError("--timeout must be positive")
         code = _read_code(args)
+        for path in args.files:
+            if not os.path.isfile(path):
+                raise SandboxError(f"--file {path}: no such regular file")
         limits = Limits(timeout_s=args.timeout) if args.timeout else Limits()
         with Sandbox(limits=limits) as sb:
             for path in args.files:

@@ -140,7 +140,8 @@ def get_client() -> ZygoteClient:
         if _client is None or not _client.alive():
             if _client is not None:
                 _client.close()
-            _client = ZygoteClient(os.environ.get("CODEXEC_SANDBOX_PRELOAD", "full"))
+            preload = os.environ.get("CODEXEC_SANDBOX_PRELOAD", "full")
+            _client = ZygoteClient(preload if preload in ("full", "light") else "full")
         return _client
 
 

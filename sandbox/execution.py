@@ -106,6 +106,9 @@ class Run:
                         return self._killed("internal_error")
                     if reply is not None:
                         proc.ctl.setblocking(True)
+                        proc.kill_strays()
+                        if not self._quiesce(deadline, streams):
+                            return self._killed("timeout")
                         return self._finish(reply)
                 else:
                     chunk = self._read(fd)
@@ -115,6 +118,24 @@ class Run:
                     streams[fd].feed(chunk)
                     if self.out.dropped + self.err.dropped > flood:
                         return self._killed("output_limit")
+
+    def _quiesce(self, deadline: float, streams: dict[int, CappedBuffer]) -> bool:
+        """Wait until the interpreter is really idle after its reply (every thread blocked),
+        draining output meanwhile; False if the wall clock runs out first."""
+        pause = 0.0002
+        while not self.proc.threads_blocked():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            ready, _, _ = select.select(list(streams), [], [], min(pause, left))
+            for fd in ready:
+                chunk = self._read(fd)
+                if chunk is None:
+                    streams.pop(fd)
+                else:
+                    streams[fd].feed(chunk)
+            pause = min(pause * 2, 0.01)
+        return True
 
     def _frames(self, chunk: bytes) -> Any | None:
         """Collect figure frames (within the limits); the JSON frame ends the reply."""
@@ -158,6 +179,7 @@ class Run:
 
     def _finish(self, reply: Any) -> dict[str, Any]:
         self._drain(0.0)
+        self.proc.idle_cpu_s = self.proc.cpu_seconds()
         if not isinstance(reply, dict):
             reply = {}
         verdict = reply.get("verdict")
@@ -165,8 +187,6 @@ class Run:
             verdict = "internal_error"
         if verdict == "ok" and (self.out.truncated or self.err.truncated):
             verdict = "output_limit"
-        self.proc.kill_strays()
-        self.proc.idle_cpu_s = self.proc.cpu_seconds()
         return {
             "verdict": verdict,
             "error": reply.get("error"),

@@ -9,15 +9,11 @@ import select
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable
 
 from sandbox.cgroups import SessionCgroup
 from sandbox.client import ZygoteClient, base_env
 from sandbox.limits import Limits
-
-# recvfrom and recvmsg: where the runner waits for the next request
-_RECV_SYSCALLS = {"x86_64": ("45", "47"), "aarch64": ("207", "212")}.get(os.uname().machine, ())
 
 
 class SessionProcess:
@@ -52,7 +48,7 @@ class SessionProcess:
         cg = reply.get("cgroups") or {}
         self.cgroup = SessionCgroup(cg.get("memory"), cg.get("pids"))
         self.alive = True
-        self.idle_cpu_s = 0.0  # CPU time when the last run ended
+        self.idle_cpu_s = self.cpu_seconds()  # CPU time when the last run ended
 
     def signal_kill(self) -> None:
         """SIGKILL the session's pid 1 (the kernel then kills its whole pid namespace)."""
@@ -95,22 +91,23 @@ class SessionProcess:
         except (OSError, IndexError, ValueError):
             return 0.0
 
-    def waiting_for_request(self, grace_s: float = 0.05) -> bool:
-        """Is the interpreter's main thread blocked reading the control socket (the runner's
-        idle state)? A reply forged by user code that keeps running fails this. True when
-        the kernel does not tell."""
-        deadline = time.monotonic() + grace_s
-        while True:
+    def threads_blocked(self) -> bool:
+        """Is every thread of the interpreter blocked (none running or runnable)? After a
+        genuine reply the runner waits on the control socket; a reply forged by user code
+        that keeps computing fails this. True when the kernel does not tell."""
+        try:
+            tids = os.listdir(f"/proc/{self.pid}/task")
+        except OSError:
+            return True
+        for tid in tids:
             try:
-                with open(f"/proc/{self.pid}/syscall") as f:
-                    nr = f.read().split(" ", 1)[0]
-            except OSError:
-                return True
-            if nr in _RECV_SYSCALLS:
-                return True
-            if time.monotonic() > deadline:
+                with open(f"/proc/{self.pid}/task/{tid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split(None, 1)[0]
+            except (OSError, IndexError):
+                continue
+            if state == "R":
                 return False
-            time.sleep(0.001)
+        return True
 
     def wait_dead(self, timeout_s: float = 5.0) -> None:
         if self.pidfd >= 0:

@@ -38,13 +38,24 @@ def _on_sigxcpu(signum: int, frame: Any) -> None:
 
 
 def _user_traceback(exc: BaseException) -> str:
-    """The traceback from the first frame of user code on (sandbox frames dropped)."""
+    """The traceback from the first frame of user code on: sandbox frames are dropped, and so
+    are chained exceptions raised entirely inside libraries (noise for the reader)."""
     tb: TracebackType | None = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != CODE_FILENAME:
         tb = tb.tb_next
     if isinstance(exc, SyntaxError) and tb is None:
         return "".join(traceback.format_exception_only(type(exc), exc))
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    te = traceback.TracebackException(type(exc), exc, tb, compact=True)
+    seen: set[int] = set()
+    node: traceback.TracebackException | None = te
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        for attr in ("__cause__", "__context__"):
+            chained = getattr(node, attr)
+            if chained is not None and not any(f.filename == CODE_FILENAME for f in chained.stack):
+                setattr(node, attr, None)
+        node = node.__cause__ or node.__context__
+    return "".join(te.format())
 
 
 def _error(exc: BaseException) -> dict[str, str]:
@@ -101,7 +112,10 @@ class Runner:
     def _stream(fd: int) -> io.TextIOWrapper:
         raw = open(fd, "wb", buffering=0, closefd=False)
         return io.TextIOWrapper(
-            io.BufferedWriter(raw, 65536), encoding="utf-8", errors="backslashreplace"
+            io.BufferedWriter(raw, 65536),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
         )
 
     def _set_cpu_limit(self) -> None:

@@ -168,7 +168,7 @@ class Sandbox:
         note = ""
         if state.proc is not None and state.proc.alive:
             busy = state.proc.cpu_seconds() - state.proc.idle_cpu_s
-            if busy > _MAX_IDLE_CPU_S or not state.proc.waiting_for_request():
+            if busy > _MAX_IDLE_CPU_S:
                 # Something of the last run kept computing after its reply; don't trust it.
                 state.proc.dispose()
                 note = (

@@ -43,6 +43,10 @@ PRELOAD_FULL = (
     "mpmath",
     "tabulate",
 )
+PRELOAD = {
+    "full": PRELOAD_FULL,
+    "light": ("numpy", "matplotlib", "matplotlib.pyplot"),  # one-shot CLI runs
+}
 POOL_SIZE = 2
 _MAX_FDS = 8
 _CLAIM_TIMEOUT_S = 60.0
@@ -297,14 +301,14 @@ class Zygote:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox.zygote")
     parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--preload", default="full", choices=("full", "none"))
+    parser.add_argument("--preload", default="full", choices=sorted(PRELOAD))
     parser.add_argument("--workspaces", required=True, help="host dir for workspaces if no mounts")
     parser.add_argument("--bind", action="append", default=[], help="extra read-only path")
     args = parser.parse_args()
     sock = socket.socket(fileno=args.fd)
     t0 = time.monotonic()
     level = isolation.enter_namespaces()
-    preload(PRELOAD_FULL if args.preload == "full" else ())
+    preload(PRELOAD[args.preload])
     libs = allowlist.load_allowed_libs()
     cg_parents = cgroups.open_parents() if level == "root" else {}
     workspaces = args.workspaces
