@@ -120,7 +120,7 @@ class Agent:
         sandbox = None
         try:
             if code_on:
-                sandbox = _open_sandbox(self.sandbox_limits, inputs)
+                _prewarm_sandbox()  # its first start takes seconds: overlap it with the model
             system = system_prompt(
                 self.code_execution, [f.name for f in inputs], self.system_instruction or ""
             )
@@ -163,6 +163,8 @@ class Agent:
 
                 # 2. execute and 3. observe: the result joins the same model message
                 if code is not None:
+                    if sandbox is None:  # opened on first use: answers without code need none
+                        sandbox = _open_sandbox(self.sandbox_limits, inputs)
                     remaining = self.time_budget_s - (time.monotonic() - start)
                     result, images, changed = _execute(
                         sandbox, code, min(self.run_timeout_s, max(1.0, remaining)), figures + 1
@@ -266,6 +268,18 @@ class Agent:
 
 class _Abandoned(Exception):
     pass
+
+
+def _prewarm_sandbox() -> None:
+    def warm() -> None:
+        try:
+            import sandbox
+
+            sandbox.prewarm()
+        except Exception:  # opening the sandbox later reports the problem properly
+            pass
+
+    threading.Thread(target=warm, name="codexec-sandbox-prewarm", daemon=True).start()
 
 
 def _open_sandbox(limits: Any, inputs: list[InputFile]) -> Any:

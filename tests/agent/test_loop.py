@@ -108,9 +108,10 @@ def test_code_while_code_execution_is_off_is_text(make_script, sandboxes):
     assert sandboxes == []  # no sandbox without code execution
 
 
-def test_no_code_at_all(script):
+def test_no_code_at_all(script, sandboxes):
     agent = Agent(script("no_code.json"))
     r = agent.run("2+2?")
+    assert sandboxes == []  # a session is opened on the first code only
     assert kinds(r) == ["text"]
     assert r.final_answer == "4"
     assert r.steps == 1 and r.finish_reason == "STOP"
