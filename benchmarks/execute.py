@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 Task = dict[str, Any]
@@ -68,7 +68,7 @@ def failed(error: str, duration_s: float = 0.0) -> Raw:
 Job = tuple[Task, tuple[Any, ...]]  # a task and the arguments of solve_task for it
 
 
-def run_threads(jobs: list[Job], concurrency: int) -> Iterator[tuple[Task, Raw]]:
+def run_threads(jobs: list[Job], concurrency: int) -> Generator[tuple[Task, Raw], None, None]:
     """Results in completion order. Workers are daemon threads, so Ctrl-C exits at once."""
     pending: queue.Queue[Job] = queue.Queue()
     for job in jobs:
@@ -117,7 +117,9 @@ def connect_ray(address: str) -> Any:
     return ray
 
 
-def run_ray(jobs: list[Job], address: str, concurrency: int) -> Iterator[tuple[Task, Raw]]:
+def run_ray(
+    jobs: list[Job], address: str, concurrency: int
+) -> Generator[tuple[Task, Raw], None, None]:
     """Each task runs as a Ray task (its own sandbox, on whichever node has a free CPU)."""
     ray = connect_ray(address)
     remote = ray.remote(num_cpus=1, max_retries=1)(solve_task)

@@ -7,9 +7,10 @@ was stopped); a task that fails is recorded with its error and the run goes on.
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"{len(tasks)} tasks ({len(tasks) - len(todo)} already done) with {args.model} {mode} code "
         f"execution -> {out_path}"
     )
-    results: Iterator[tuple[Task, Raw]] = (
+    results: Generator[tuple[Task, Raw], None, None] = (
         run_ray(jobs, args.ray, args.concurrency)
         if args.ray
         else run_threads(jobs, args.concurrency)
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         with progress:
             bar = progress.add_task("accuracy -", total=len(todo))
-            for task, raw in _chain(broken, results):
+            for task, raw in itertools.chain(broken, results):
                 record = make_record(task, raw, args.model, args.code_execution)
                 out.append(record)
                 scored += 1  # unanswered tasks count as wrong
@@ -156,21 +157,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 acc = f"{right}/{scored} = {100 * right / scored:.0f}%" if scored else "-"
                 progress.update(bar, advance=1, description=f"accuracy {acc}, errors {errors}")
     except KeyboardInterrupt:
-        out.close()
         console.print(
             f"[yellow]interrupted[/]: {len(out.records)} results kept in {out_path}; rerun with --resume"
         )
         return 130
-    out.close()
+    finally:
+        results.close()  # stops the workers taking tasks (cancels Ray tasks in flight)
+        out.close()
     summarise(out.records, out_path, console)
     return 0
-
-
-def _chain(
-    first: list[tuple[Task, Raw]], rest: Iterator[tuple[Task, Raw]]
-) -> Iterator[tuple[Task, Raw]]:
-    yield from first
-    yield from rest
 
 
 def summarise(records: list[dict[str, Any]], out_path: Path, console: Console) -> None:
@@ -195,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return run(args, console)
-    except (TaskFileError, FileExistsError, RuntimeError) as exc:
+    except (TaskFileError, FileExistsError, RuntimeError, ConnectionError) as exc:
         console.print(f"[red]error[/]: {exc}")
         return 2
 

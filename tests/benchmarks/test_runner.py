@@ -306,3 +306,21 @@ def test_cli_dispatch(capsys: pytest.CaptureFixture[str]) -> None:
         bench_main(["run", "--help"])
     assert exc.value.code == 0
     assert "--resume" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_the_results_and_says_how_to_resume(tmp_path: Path) -> None:
+    tasks = write_jsonl(tmp_path / "t.jsonl", echo_tasks(20))
+    slow = script(tmp_path / "slow.json", [{"text": "Final answer: {question}", "delay_s": 0.3}])
+    out = tmp_path / "out.jsonl"
+    proc = run_cli(
+        ["--suite", str(tasks), "--model", slow, "--no-code-execution", "--out", str(out)], tmp_path
+    )
+    deadline = time.monotonic() + 120
+    while not (out.exists() and len(out.read_text().splitlines()) >= 2):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert "--resume" in (proc.stderr.read().decode() if proc.stderr else "")
+    kept = read(out)
+    assert 2 <= len(kept) < 20 and len({r["id"] for r in kept}) == len(kept)
