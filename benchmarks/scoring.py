@@ -50,9 +50,14 @@ def score_number(answer: Any, given: str, rel_tol: float) -> bool:
 
 
 # ---------------------------------------------------------------- set
+PREFIX = re.compile(
+    r"^(?:the\s+)?(?:real\s+|complex\s+)?(?:roots|solutions|zeros)\s+(?:are|is)\s*:?\s*", re.I
+)
+
+
 def split_items(text: str) -> list[str]:
     """'x = 1, x = -2 and x = 3' / '[1, 2]' / '{1; 2}' -> the separate items."""
-    s = clean(text)
+    s = PREFIX.sub("", clean(text))
     s = re.sub(r"\b[a-zA-Z]\w*\s*=", " ", s)  # x = ..., x_1 = ...
     s = re.sub(r"\s+(?:and|or)\s+", ",", s)
     s = s.strip()
