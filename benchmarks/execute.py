@@ -28,6 +28,7 @@ def solve_task(
     code_execution: bool,
     time_budget_s: float,
     files: list[tuple[str, bytes]],
+    max_steps: int = 10,
 ) -> Raw:
     """Solve one question; what came out, or the error that stopped it."""
     start = time.monotonic()
@@ -41,6 +42,7 @@ def solve_task(
             files=inputs,
             code_execution=code_execution,
             time_budget_s=time_budget_s,
+            max_steps=max_steps,
         )
         return {
             "final_answer": r.final_answer,

@@ -51,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-errors", action="store_true", help="with --resume: redo failed tasks")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--task-timeout", type=float, default=300.0, help="time budget per task, s")
+    p.add_argument("--max-steps", type=int, default=10, help="model calls per task at most")
     p.add_argument("--ray", metavar="ADDRESS", help="run the tasks on a Ray cluster (or 'auto')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -109,7 +110,8 @@ def build_jobs(
         except (FileNotFoundError, OSError) as exc:
             broken.append((t, failed(str(exc))))
             continue
-        jobs.append((t, (t["question"], model, args.code_execution, args.task_timeout, files)))
+        timeout, steps = args.task_timeout, args.max_steps
+        jobs.append((t, (t["question"], model, args.code_execution, timeout, files, steps)))
     return jobs, broken
 
 
@@ -185,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and args.overwrite:
         console.print("[red]error[/]: --resume and --overwrite exclude each other")
         return 2
-    if args.concurrency < 1 or args.task_timeout <= 0:
-        console.print("[red]error[/]: --concurrency must be >= 1 and --task-timeout > 0")
+    if args.concurrency < 1 or args.task_timeout <= 0 or args.max_steps < 1:
+        console.print(
+            "[red]error[/]: --concurrency and --max-steps must be >= 1, --task-timeout > 0"
+        )
         return 2
     try:
         return run(args, console)
