@@ -43,6 +43,30 @@ def open_parents() -> dict[str, tuple[str, int]]:
     return found
 
 
+def remove_stale(zygote_pid: int | None = None) -> None:
+    """Remove the session cgroups of a zygote that has exited (or of every dead zygote)."""
+    for _, parent_fd in open_parents().values():
+        try:
+            names = os.listdir(parent_fd)
+        except OSError:
+            names = []
+        for name in names:
+            parts = name.split("-")
+            if len(parts) != 3 or parts[0] != "codexec" or not parts[1].isdigit():
+                continue
+            pid = int(parts[1])
+            if pid == zygote_pid or (zygote_pid is None and not os.path.exists(f"/proc/{pid}")):
+                for _ in range(100):
+                    try:
+                        os.rmdir(name, dir_fd=parent_fd)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.01)  # its processes are still exiting
+        os.close(parent_fd)
+
+
 def _write_at(dir_fd: int, name: str, value: str) -> None:
     fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=dir_fd)
     try:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from typing import Any
 
+from sandbox import cgroups
 from sandbox.result import SandboxError
 
 _STARTUP_TIMEOUT_S = 180.0
@@ -48,9 +51,9 @@ def _mpl_cache_dir() -> str:
 class ZygoteClient:
     def __init__(self, preload: str = "full") -> None:
         self._lock = threading.Lock()
-        import tempfile
+        _remove_stale()
 
-        self.host_workspaces = tempfile.mkdtemp(prefix="codexec-ws-")
+        self.host_workspaces = tempfile.mkdtemp(prefix=f"codexec-{os.getpid()}-")
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = base_env()
@@ -124,9 +127,20 @@ class ZygoteClient:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        import shutil
-
+        cgroups.remove_stale(self.pid)
         shutil.rmtree(self.host_workspaces, ignore_errors=True)
+
+
+def _remove_stale() -> None:
+    """Remove what hosts that were killed left behind (their zygotes exited with them)."""
+    if os.geteuid() == 0:
+        cgroups.remove_stale()
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        parts = name.split("-")
+        if len(parts) == 3 and parts[0] == "codexec" and parts[1].isdigit():
+            if not os.path.exists(f"/proc/{parts[1]}"):
+                shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
 
 
 _client: ZygoteClient | None = None

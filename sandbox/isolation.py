@@ -104,10 +104,10 @@ def _copy_entry(src: str, dst: str) -> None:
         _bind(src, dst)
 
 
-def build_root(extra_paths: list[str], level: str) -> None:
+def build_root(extra_paths: list[str], level: str, scratch: str) -> None:
     """pivot_root into a fresh tmpfs holding only what Python and the libraries need."""
     c.mount("none", "/", None, c.MS_REC | c.MS_PRIVATE)
-    root = tempfile.mkdtemp(prefix="codexec-root-")
+    root = tempfile.mkdtemp(prefix="root-", dir=scratch)  # the host removes `scratch`
     c.mount("tmpfs", root, "tmpfs", c.MS_NOSUID | c.MS_NODEV, "mode=0755,size=16m")
     for name in _SYSTEM_DIRS:
         _copy_entry(f"/{name}", f"{root}/{name}")

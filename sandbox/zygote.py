@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import importlib
 import json
 import os
@@ -316,7 +317,7 @@ def main() -> None:
         here = os.path.dirname(os.path.abspath(__file__))
         paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, here, *args.bind]
         try:
-            isolation.build_root(paths, level)
+            isolation.build_root(paths, level, args.workspaces)
             workspaces = isolation.WORKSPACES
         except OSError as e:
             log(f"WARNING: cannot build the sandbox root ({e}); no filesystem isolation")
@@ -324,6 +325,8 @@ def main() -> None:
     if threading.active_count() > 1:
         log(f"warning: {threading.active_count()} threads in the zygote before forking")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    gc.collect()
+    gc.freeze()  # preloaded objects: never scanned again, so forks share their pages longer
     zygote = Zygote(sock, Config(level, cg_parents, libs), workspaces)
     ready = {"ready": True, "level": level, "pid": os.getpid(), "workspaces": workspaces}
     ready["startup_s"] = round(time.monotonic() - t0, 3)
