@@ -1,7 +1,6 @@
 """Import allowlist for user code (guidance for the model, not the security boundary).
 
-Only imports made *by user code* are checked: an import whose calling globals are not those of
-a real imported module (user code runs in a plain dict). Libraries' own imports pass.
+Only imports made *by user code* are checked (see _from_user); libraries' own imports pass.
 """
 
 from __future__ import annotations
@@ -27,6 +26,11 @@ DENIED_STDLIB = frozenset(
 
 class BlockedImportError(ImportError):
     """Raised when user code imports a module outside the allowlist."""
+
+
+# Tracebacks show it as the ImportError a model expects (it still is one: except ImportError).
+BlockedImportError.__module__ = "builtins"
+BlockedImportError.__qualname__ = "ImportError"
 
 
 def load_allowed_libs(path: str | None = None) -> list[str]:
@@ -59,14 +63,20 @@ def is_allowed(name: str, libs: frozenset[str]) -> bool:
     return not any(".".join(parts[: i + 1]) in DENIED_STDLIB for i in range(len(parts)))
 
 
-def _from_library(globals_: Any) -> bool:
-    if not isinstance(globals_, dict):
-        return False
-    mod = sys.modules.get(globals_.get("__name__", ""))  # type: ignore[arg-type]
-    return mod is not None and getattr(mod, "__dict__", None) is globals_
+USER_FILENAME = "<code>"
 
 
-def install(libs: list[str]) -> None:
+def _from_user(globals_: Any, user_globals: dict[str, Any]) -> bool:
+    """An import made by user code: from a frame compiled as "<code>" or run in the user's
+    namespace (exec of a string inside user code). Libraries' own code, including code they
+    generate and exec (jinja2 templates, dataclasses), is not checked."""
+    if globals_ is user_globals:
+        return True
+    frame = sys._getframe(2)
+    return frame is not None and frame.f_code.co_filename == USER_FILENAME
+
+
+def install(libs: list[str], user_globals: dict[str, Any]) -> None:
     """Wrap builtins.__import__ so user code gets a helpful ImportError."""
     allowed = frozenset(libs) | frozenset(IMPLIED)
     listing = ", ".join(sorted(libs))
@@ -75,7 +85,7 @@ def install(libs: list[str]) -> None:
     def guarded_import(
         name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
     ) -> Any:
-        if level == 0 and not _from_library(globals) and not is_allowed(name, allowed):
+        if level == 0 and not is_allowed(name, allowed) and _from_user(globals, user_globals):
             raise BlockedImportError(
                 f"import of '{name}' is not allowed in this sandbox. Allowed modules: "
                 f"{listing}, and the Python standard library except process, network and "

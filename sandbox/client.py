@@ -17,6 +17,7 @@ from sandbox import cgroups
 from sandbox.result import SandboxError
 
 _STARTUP_TIMEOUT_S = 180.0
+UNSAFE_ENV = "CODEXEC_UNSAFE_NO_ISOLATION"
 _REQUEST_TIMEOUT_S = 60.0
 THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -51,6 +52,8 @@ def _mpl_cache_dir() -> str:
 class ZygoteClient:
     def __init__(self, preload: str = "full") -> None:
         self._lock = threading.Lock()
+        self.workspaces_fd = -1
+        self.pid = 0
         _remove_stale()
 
         self.host_workspaces = tempfile.mkdtemp(prefix=f"codexec-{os.getpid()}-")
@@ -87,9 +90,17 @@ class ZygoteClient:
         ready = json.loads(data)
         self.sock.settimeout(_REQUEST_TIMEOUT_S)
         self.level: str = ready["level"]
-        self.pid: int = ready["pid"]
+        self.pid = int(ready["pid"])
         self.startup_s: float = ready.get("startup_s", 0.0)
         if self.level == "none":
+            reason = ready.get("no_isolation_reason", "")
+            if not os.environ.get(UNSAFE_ENV):
+                self.close()
+                raise SandboxError(
+                    f"no OS isolation available on this machine ({reason}); refusing to run "
+                    f"code unisolated (set {UNSAFE_ENV}=1 to allow it)"
+                )
+            print(f"sandbox: WARNING: running code WITHOUT isolation ({reason})", file=sys.stderr)
             ws = self.host_workspaces
         else:
             ws = f"/proc/{self.pid}/root{ready['workspaces']}"
@@ -117,11 +128,10 @@ class ZygoteClient:
         return result
 
     def close(self) -> None:
-        try:
-            self.sock.close()
+        self.sock.close()
+        if self.workspaces_fd >= 0:
             os.close(self.workspaces_fd)
-        except OSError:
-            pass
+            self.workspaces_fd = -1
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:

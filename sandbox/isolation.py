@@ -33,6 +33,7 @@ _ETC_ENTRIES = (
     "os-release",
     "matplotlibrc",
 )
+NO_ISOLATION_REASON = ""
 DEFAULT_TMP_MB = 512  # Limits.max_workspace_mb's default
 _DEVICES = ("null", "zero", "full", "random", "urandom")
 
@@ -61,7 +62,8 @@ def enter_namespaces() -> str:
             _write("/proc/self/gid_map", f"0 {gid} 1")
             level = "userns"
     except OSError as e:
-        log(f"WARNING: no namespaces ({e}); code runs WITHOUT filesystem/network isolation")
+        global NO_ISOLATION_REASON
+        NO_ISOLATION_REASON = f"cannot create namespaces: {e}"
         return "none"
     try:
         import socket

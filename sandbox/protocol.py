@@ -7,10 +7,13 @@ The host caps every frame by kind, so a reply forged by user code cannot grow it
 
 from __future__ import annotations
 
-import json
 import socket
 import struct
+from json import dumps as _dumps
+from json import loads as _loads
 from typing import Any
+
+# Bound at import: user code patching json.* in its session must not break the runner's replies.
 
 _HEADER = struct.Struct("!IB")
 JSON, FIGURE = 0, 1
@@ -22,7 +25,7 @@ def _frame(kind: int, payload: bytes) -> bytes:
 
 
 def send_msg(sock: socket.socket, obj: Any) -> None:
-    sock.sendall(_frame(JSON, json.dumps(obj, separators=(",", ":")).encode()))
+    sock.sendall(_frame(JSON, _dumps(obj, separators=(",", ":")).encode()))
 
 
 def send_figure(sock: socket.socket, png: bytes) -> None:
@@ -49,7 +52,7 @@ def recv_msg(sock: socket.socket) -> Any | None:
     if kind != JSON or size > MAX_MESSAGE:
         raise ValueError(f"bad frame (kind {kind}, {size} bytes)")
     data = _recv_exact(sock, size)
-    return None if data is None else json.loads(data)
+    return None if data is None else _loads(data)
 
 
 class FrameReader:

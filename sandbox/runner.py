@@ -19,6 +19,7 @@ from sandbox.figures import FigureCapture
 from sandbox.protocol import recv_msg, send_figure, send_msg
 
 CODE_FILENAME = "<code>"
+_SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 MAX_ERROR_CHARS = 65536
 _SAVED_OUT, _SAVED_ERR = 1021, 1022  # dups of the capture pipes (restored before each run)
 
@@ -46,6 +47,9 @@ def _user_traceback(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError) and tb is None:
         return "".join(traceback.format_exception_only(type(exc), exc))
     te = traceback.TracebackException(type(exc), exc, tb, compact=True)
+    te.stack = traceback.StackSummary.from_list(
+        [f for f in te.stack if not f.filename.startswith(_SANDBOX_DIR)]
+    )
     seen: set[int] = set()
     node: traceback.TracebackException | None = te
     while node is not None and id(node) not in seen:

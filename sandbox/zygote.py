@@ -60,10 +60,28 @@ def preload(modules: tuple[str, ...]) -> None:
             importlib.import_module(name)
         except Exception as e:  # a missing optional library must not stop the zygote
             log(f"preload of {name} failed: {type(e).__name__}: {e}")
+    if "pandas" in modules:
+        _warm_plotting()
     try:
         import sandbox.seccomp  # noqa: F401
     except Exception as e:
         log(f"seccomp filter unavailable: {type(e).__name__}: {e}")
+
+
+def _warm_plotting() -> None:
+    """Draw and save one tiny pandas plot, so lazy imports and Agg/font set-up happen here
+    once instead of in every session's first figure."""
+    try:
+        import io
+
+        import matplotlib.pyplot as plt
+        import pandas as pd
+
+        pd.Series([1, 2]).plot()
+        plt.savefig(io.BytesIO(), format="png")
+        plt.close("all")
+    except Exception as e:
+        log(f"plotting warm-up failed: {type(e).__name__}: {e}")
 
 
 def _install_seccomp() -> None:
@@ -106,8 +124,8 @@ def _session_main(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
                 log(f"cannot join the {controller} cgroup: {e}")
         for _, parent_fd in cfg.cg_parents.values():
             os.close(parent_fd)
-        allowlist.install(cfg.libs)
         run = runner.Runner()
+        allowlist.install(cfg.libs, run.namespace)
         data, fds, _, _ = socket.recv_fds(pool_sock, 1 << 16, _MAX_FDS)
     except BaseException as e:  # noqa: BLE001
         log(f"pooled session failed: {type(e).__name__}: {e}")
@@ -320,7 +338,7 @@ def main() -> None:
             isolation.build_root(paths, level, args.workspaces)
             workspaces = isolation.WORKSPACES
         except OSError as e:
-            log(f"WARNING: cannot build the sandbox root ({e}); no filesystem isolation")
+            isolation.NO_ISOLATION_REASON = f"cannot build the sandbox root: {e}"
             level = "none"
     if threading.active_count() > 1:
         log(f"warning: {threading.active_count()} threads in the zygote before forking")
@@ -329,6 +347,7 @@ def main() -> None:
     gc.freeze()  # preloaded objects: never scanned again, so forks share their pages longer
     zygote = Zygote(sock, Config(level, cg_parents, libs), workspaces)
     ready = {"ready": True, "level": level, "pid": os.getpid(), "workspaces": workspaces}
+    ready["no_isolation_reason"] = isolation.NO_ISOLATION_REASON
     ready["startup_s"] = round(time.monotonic() - t0, 3)
     sock.send(json.dumps(ready).encode())
     zygote.serve()
