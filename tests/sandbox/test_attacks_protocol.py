@@ -121,17 +121,31 @@ def test_forged_early_reply_escapes_the_wall_clock(
     assert r2.verdict == "ok" and r2.stdout.strip() == "42", (r2.verdict, r2.stdout, r2.error)
 
 
+SPINNERS = {
+    "spin": "while True:\n        pass",
+    # asleep while the host looks, then spinning
+    "delayed-spin": "time.sleep(0.5)\n    while True:\n        pass",
+    # runs 90% of the time, sleeps in short naps the host can catch
+    "duty-cycle": (
+        "while True:\n        t = time.monotonic()\n"
+        "        while time.monotonic() - t < 0.01:\n            pass\n"
+        "        time.sleep(0.001)"
+    ),
+}
+
+
+@pytest.mark.parametrize("spinner", list(SPINNERS), ids=list(SPINNERS))
 def test_forged_reply_then_spinning_thread_while_main_thread_waits(
-    make_sandbox: Any, kit: Any, token: str, procs: Any
+    make_sandbox: Any, kit: Any, token: str, procs: Any, spinner: str
 ) -> None:
     """As above, but the main thread then blocks reading the control socket (looking exactly
-    like the idle runner) while a second thread spins."""
+    like the idle runner) while a second thread computes."""
     sb = make_sandbox(timeout_s=3)
     code = (
         kit.tag_code(token)
         + FIND_CTL
-        + "import threading\n"
-        + "def spin():\n    while True:\n        pass\n"
+        + "import threading, time\n"
+        + f"def spin():\n    {SPINNERS[spinner]}\n"
         + "threading.Thread(target=spin, daemon=True).start()\n"
         + "forge({'verdict': 'ok', 'error': None, 'figures': []})\n"
         + "wait_like_the_runner()\n"
