@@ -99,6 +99,23 @@ def test_background_process_outliving_a_normal_run(
     assert not _busy_after(procs), "a sandbox process burns CPU between runs"
 
 
+def test_background_thread_outliving_a_normal_run(
+    make_sandbox: Any, kit: Any, token: str, procs: Any
+) -> None:
+    """No forging needed: a genuine run starts a thread that naps, then computes forever."""
+    sb = make_sandbox(timeout_s=5)
+    code = kit.tag_code(token) + (
+        "import threading, time\n"
+        "def work():\n    time.sleep(0.3)\n    while True:\n        pass\n"
+        "threading.Thread(target=work, daemon=True).start()\n"
+        "print('returned')\n"
+    )
+    r = sb.run(code)
+    assert r.verdict in ("ok", "timeout"), (r.verdict, r.error)
+    busy = _busy_after(procs)
+    assert r.verdict == "timeout" or not busy, f"a thread keeps computing between runs: {busy}"
+
+
 def test_forged_early_reply_escapes_the_wall_clock(
     make_sandbox: Any, kit: Any, token: str, procs: Any
 ) -> None:
@@ -242,8 +259,10 @@ def test_hostile_exception(make_sandbox: Any, kit: Any, token: str, body: str) -
         "os.close(1)\nos.close(2)",
         "sys.stdout = None",
         "os.kill(os.getpid(), signal.SIGSTOP)",
+        "input()",
+        "sys.stdin.read()\nos.read(0, 10)",
     ],
-    ids=["SystemExit", "os._exit", "close-stdio", "stdout-None", "SIGSTOP-self"],
+    ids=["SystemExit", "os._exit", "close-stdio", "stdout-None", "SIGSTOP-self", "input", "stdin"],
 )
 def test_interpreter_sabotage(make_sandbox: Any, kit: Any, token: str, code: str) -> None:
     sb = make_sandbox(timeout_s=1.5)
