@@ -7,10 +7,11 @@ model's text, its code, the result of running that code and the figures it drew.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -78,22 +79,26 @@ class Agent:
     ) -> SolveResult:
         """Solve and return the result; `on_event(event)` sees every event if given."""
         result: SolveResult | None = None
-        for event in self._events(contents, files, stream_text=on_event is not None):
-            if on_event is not None:
-                on_event(event)
-            if isinstance(event, Done):
-                result = event.result
+        events = self._events(contents, files, stream_text=on_event is not None)
+        with contextlib.closing(events):  # if on_event raises, the sandbox still closes now
+            for event in events:
+                if on_event is not None:
+                    on_event(event)
+                if isinstance(event, Done):
+                    result = event.result
         assert result is not None
         return result
 
-    def stream(self, contents: Contents, files: Iterable[FileLike] = ()) -> Iterator[Event]:
+    def stream(
+        self, contents: Contents, files: Iterable[FileLike] = ()
+    ) -> Generator[Event, None, None]:
         """TextDelta / PartDone events as they happen, then one Done. Closing it early stops
         the solve and frees its sandbox. Bad files raise here, before anything runs."""
         return self._events(contents, files, stream_text=True)
 
     def _events(
         self, contents: Contents, files: Iterable[FileLike], stream_text: bool
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         history = [Message.user(contents)] if isinstance(contents, str) else list(contents)
         if not history:
             raise ValueError("nothing to solve: contents is empty")

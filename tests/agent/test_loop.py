@@ -350,3 +350,15 @@ def test_zero_retries_disables_code_after_the_first_failure(make_script):
     agent = Agent(make_script(turns), max_retries=0)
     agent.run("q")
     assert [c["code_execution"] for c in agent.model.calls] == [True, True, False]
+
+
+def test_a_failing_event_handler_still_closes_the_sandbox(script, sandboxes):
+    def handler(event):
+        if isinstance(event, PartDone) and event.part.kind == "result":
+            raise KeyError("handler bug")
+
+    with pytest.raises(KeyError):
+        solve("q", model=script("state.json"), on_event=handler)
+    assert len(sandboxes) == 1
+    with pytest.raises(Exception):  # noqa: B017 - the session is closed
+        sandboxes[0].run("print(1)")
