@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument(
         "--model",
         default=os.environ.get("CODEXEC_MODEL") or "local",
+        metavar="SPEC",
         help=f"model spec: {VALID_SPECS} (default: $CODEXEC_MODEL or local)",
     )
     solve.add_argument(
@@ -71,16 +72,31 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument(
         "--no-code-execution", action="store_true", help="the model answers without running code"
     )
-    solve.add_argument("--max-steps", type=int, default=10, help="model calls at most (10)")
     solve.add_argument(
-        "--max-retries", type=int, default=5, help="consecutive failed runs allowed (5)"
+        "--max-steps", type=int, default=10, metavar="N", help="model calls at most (10)"
     )
     solve.add_argument(
-        "--out", default="outputs", help="where figures and created files go (./outputs)"
+        "--max-retries",
+        type=int,
+        default=5,
+        metavar="N",
+        help="consecutive failed runs allowed (5)",
     )
-    solve.add_argument("--timeout", type=float, default=None, help="seconds per code run (30)")
     solve.add_argument(
-        "--time-budget", type=float, default=300.0, help="seconds for the whole solve (300)"
+        "--out",
+        default="outputs",
+        metavar="DIR",
+        help="where figures and created files go (./outputs)",
+    )
+    solve.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="seconds per code run (30)"
+    )
+    solve.add_argument(
+        "--time-budget",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="seconds for the whole solve (300)",
     )
     sub.add_parser("serve", help="Gemini-compatible HTTP server (see `serve --help`)")
     sub.add_parser("mcp", help="MCP server on stdio with the run_python tool")
