@@ -1,37 +1,44 @@
-"""End to end with the embedded local model (real llama.cpp, real sandbox)."""
+"""The CLI end to end with the embedded local model (real llama.cpp, real sandbox).
+
+(`solve()` itself on the cubic and strawberry is covered in tests/local/test_local_e2e.py.)
+"""
 
 from __future__ import annotations
 
-import re
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from agent import solve
-from agent.parts import CodePart, ResultPart
-
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def ran_code(result) -> bool:
-    codes = [p for p in result.parts if isinstance(p, CodePart)]
-    oks = [p for p in result.parts if isinstance(p, ResultPart) and p.outcome == "OUTCOME_OK"]
-    return bool(codes) and bool(oks)
-
-
-def test_strawberry():
-    r = solve("How many times does the letter r occur in strawberry?", model="local")
-    assert r.error is None, r.error
-    assert ran_code(r)
-    assert re.fullmatch(r"\D*3\D*", r.final_answer), r.final_answer
-
-
-def test_cubic_roots():
-    r = solve("Solve x**3 - 6*x**2 + 11*x - 6 = 0", model="local")
-    assert r.error is None, r.error
-    assert ran_code(r)
-    assert {int(float(n)) for n in re.findall(r"-?\d+(?:\.0+)?", r.final_answer)} == {1, 2, 3}, (
-        r.final_answer
+def test_cli_json_with_the_local_model(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "CODEXEC_MODEL"}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    question = "How many times does the letter r occur in strawberry?"
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "solve", question, "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    usage = r.usage
-    assert usage.prompt_token_count > 0 and usage.candidates_token_count > 0
-    assert r.steps >= 2
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(proc.stdout)
+    parts = data["candidates"][0]["content"]["parts"]
+    assert any("executableCode" in p for p in parts)
+    results = [p["codeExecutionResult"] for p in parts if "codeExecutionResult" in p]
+    assert any(r["outcome"] == "OUTCOME_OK" for r in results)
+    assert data["finalAnswer"].strip().strip("'\"") == "3"
+    usage = data["usageMetadata"]
+    assert usage["promptTokenCount"] > 0 and usage["candidatesTokenCount"] > 0
+    assert usage["totalTokenCount"] == (
+        usage["promptTokenCount"] + usage["candidatesTokenCount"] + usage["toolUsePromptTokenCount"]
+    )
+    assert data["steps"] >= 2
