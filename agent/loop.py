@@ -8,6 +8,7 @@ model's text, its code, the result of running that code and the figures it drew.
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import threading
 import time
@@ -139,9 +140,10 @@ class Agent:
                     break
 
                 # 1. generate
-                options = self.options.model_copy(
-                    update={"timeout_s": max(1.0, min(self.options.timeout_s, remaining))}
-                )
+                options = self.options
+                if remaining < options.timeout_s:  # in whole 10 s steps: backends cache per value
+                    timeout = min(options.timeout_s, max(10.0, math.ceil(remaining / 10) * 10))
+                    options = options.model_copy(update={"timeout_s": timeout})
                 steps += 1
                 turn = yield from self._generate(system, history, code_on, options, stream_text)
                 calls.append(turn.usage)

@@ -362,3 +362,18 @@ def test_a_failing_event_handler_still_closes_the_sandbox(script, sandboxes):
     assert len(sandboxes) == 1
     with pytest.raises(Exception):  # noqa: B017 - the session is closed
         sandboxes[0].run("print(1)")
+
+
+def test_model_timeout_shrinks_with_the_budget_in_coarse_steps(make_script):
+    from agent.models.base import GenerateOptions
+
+    agent = Agent(
+        make_script([{"text": "Final answer: 1"}]),
+        time_budget_s=25.0,
+        options=GenerateOptions(timeout_s=120.0),
+    )
+    agent.run("q")
+    assert agent.model.calls[0]["options"].timeout_s == 30.0
+    agent = Agent(make_script([{"text": "Final answer: 1"}]), time_budget_s=300.0)
+    agent.run("q")
+    assert agent.model.calls[0]["options"].timeout_s == agent.options.timeout_s
