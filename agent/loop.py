@@ -147,7 +147,7 @@ class Agent:
                 steps += 1
                 turn = yield from self._generate(system, history, code_on, options, stream_text)
                 calls.append(turn.usage)
-                text, code = turn.text, turn.code
+                text, code = turn.text, turn.code if turn.code and turn.code.strip() else None
                 if code is not None and not code_on:  # code it may not run is just text
                     text, code = f"{text.rstrip()}\n```python\n{code}\n```".strip(), None
                 if not text.strip() and code is None and not turn.function_calls:

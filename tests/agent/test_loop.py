@@ -377,3 +377,9 @@ def test_model_timeout_shrinks_with_the_budget_in_coarse_steps(make_script):
     agent = Agent(make_script([{"text": "Final answer: 1"}]), time_budget_s=300.0)
     agent.run("q")
     assert agent.model.calls[0]["options"].timeout_s == agent.options.timeout_s
+
+
+def test_blank_code_is_no_code(make_script, sandboxes):
+    r = solve("q", model=make_script([{"text": "Final answer: 2", "code": "  \n"}]))
+    assert kinds(r) == ["text"] and r.final_answer == "2"
+    assert sandboxes == []
