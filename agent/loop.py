@@ -47,6 +47,14 @@ FileLike = str | Path | InputFile
 
 
 class Agent:
+    """A reusable solver: a model, the tool settings and the limits of each solve.
+
+    max_steps: model calls per solve. max_retries: consecutive failed (or repeated) code runs
+    after which code execution is switched off and the model must answer. time_budget_s: wall
+    clock per solve (model calls and code runs). sandbox_limits: a `sandbox.Limits`; its
+    timeout_s is the per-run timeout (30 s by default). One Agent may run solves concurrently.
+    """
+
     def __init__(
         self,
         model: str | Model = "local",
