@@ -35,6 +35,7 @@ from agent.result import OutputFile, SolveResult
 from agent.usage import CallUsage, Usage
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
+GENERATE_GRACE_S = 15.0  # how long past the time budget a model call may take before we leave it
 
 CODE_DISABLED = (
     "Code execution failed {n} times in a row, so it is now disabled. Do not write any more "
@@ -153,7 +154,14 @@ class Agent:
                     timeout = min(options.timeout_s, max(10.0, math.ceil(remaining / 10) * 10))
                     options = options.model_copy(update={"timeout_s": timeout})
                 steps += 1
-                turn = yield from self._generate(system, history, code_on, options, stream_text)
+                deadline = start + self.time_budget_s + GENERATE_GRACE_S
+                try:
+                    turn = yield from self._generate(
+                        system, history, code_on, options, stream_text, deadline
+                    )
+                except _OutOfTime:
+                    finish = "TIME_BUDGET"
+                    break
                 calls.append(turn.usage)
                 text, code = turn.text, turn.code if turn.code and turn.code.strip() else None
                 if code is not None and not code_on:  # code it may not run is just text
@@ -239,12 +247,12 @@ class Agent:
         code_on: bool,
         options: GenerateOptions,
         stream_text: bool,
+        deadline: float,
     ) -> Generator[Event, None, ModelTurn]:
-        """One model call. When streaming, the call runs in a worker thread so its text can be
-        yielded as it arrives; a backend that streams nothing still yields its text once."""
+        """One model call, in a worker thread: its text is yielded as it arrives (a backend that
+        streams nothing still yields its text once), and a backend that hangs past `deadline`
+        (monotonic) is abandoned instead of hanging the solve."""
         snapshot = list(history)
-        if not stream_text:
-            return self.model.generate(system, snapshot, code_execution=code_on, options=options)
         pipe: queue.Queue[str | None] = queue.Queue()
         box: dict[str, Any] = {}
         abandoned = threading.Event()
@@ -252,7 +260,8 @@ class Agent:
         def sink(chunk: str) -> None:
             if abandoned.is_set():  # the consumer is gone: make the backend stop generating
                 raise _Abandoned("the solve was stopped")
-            pipe.put(chunk)
+            if stream_text:
+                pipe.put(chunk)
 
         def work() -> None:
             try:
@@ -267,7 +276,13 @@ class Agent:
         threading.Thread(target=work, name="codexec-generate", daemon=True).start()
         streamed = False
         try:
-            while (chunk := pipe.get()) is not None:
+            while True:
+                try:
+                    chunk = pipe.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise _OutOfTime() from None
+                if chunk is None:
+                    break
                 if chunk:
                     streamed = True
                     yield TextDelta(chunk)
@@ -276,12 +291,16 @@ class Agent:
         if "error" in box:
             raise box["error"]
         turn: ModelTurn = box["turn"]
-        if not streamed and turn.text.strip():
+        if stream_text and not streamed and turn.text.strip():
             yield TextDelta(turn.text)
         return turn
 
 
 class _Abandoned(Exception):
+    pass
+
+
+class _OutOfTime(Exception):
     pass
 
 

@@ -383,3 +383,27 @@ def test_blank_code_is_no_code(make_script, sandboxes):
     r = solve("q", model=make_script([{"text": "Final answer: 2", "code": "  \n"}]))
     assert kinds(r) == ["text"] and r.final_answer == "2"
     assert sandboxes == []
+
+
+def test_a_hanging_backend_ends_at_the_time_budget(monkeypatch):
+    import threading
+
+    import agent.loop
+    from agent.models.base import ModelTurn
+
+    monkeypatch.setattr(agent.loop, "GENERATE_GRACE_S", 0.2)
+    release = threading.Event()
+
+    class Hanging:
+        spec = "hanging"
+
+        def generate(self, system, history, *, code_execution, options, on_text=None):
+            release.wait(60)
+            return ModelTurn(text="too late")
+
+    try:
+        r = solve("q", model=Hanging(), time_budget_s=0.3)
+    finally:
+        release.set()
+    assert r.finish_reason == "TIME_BUDGET"
+    assert r.steps == 1 and r.parts == []
