@@ -77,6 +77,7 @@ class Run:
 
     def execute(self, code: str) -> dict[str, Any]:
         proc = self.proc
+        proc.resume()
         try:
             send_msg(proc.ctl, {"op": "run", "code": code})
         except OSError:
@@ -179,6 +180,7 @@ class Run:
 
     def _finish(self, reply: Any) -> dict[str, Any]:
         self._drain(0.0)
+        self.proc.pause()
         self.proc.idle_cpu_s = self.proc.cpu_seconds()
         if not isinstance(reply, dict):
             reply = {}

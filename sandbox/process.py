@@ -48,6 +48,7 @@ class SessionProcess:
         cg = reply.get("cgroups") or {}
         self.cgroup = SessionCgroup(cg.get("memory"), cg.get("pids"))
         self.alive = True
+        self.paused = False
         self.idle_cpu_s = self.cpu_seconds()  # CPU time when the last run ended
 
     def signal_kill(self) -> None:
@@ -59,6 +60,23 @@ class SessionProcess:
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
             if self.level == "none":
                 os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def pause(self) -> None:
+        """SIGSTOP the interpreter between runs: no thread a run left behind (a sleeper that
+        wakes up later, say) computes outside the wall clock. The next run SIGCONTs it."""
+        self._signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            self._signal(signal.SIGCONT)
+            self.paused = False
+
+    def _signal(self, sig: int) -> None:
+        try:
+            signal.pidfd_send_signal(self.pidfd, sig)
         except OSError:
             pass
 

@@ -2,10 +2,10 @@
 
 It isolates itself (namespaces, minimal read-only root), imports the heavy libraries once,
 single-threaded, then serves the host. A forked helper (the forker) keeps a small pool of
-ready sessions so a new Sandbox costs a message, not a fork. Each session is made by
-fork -> unshare a pid and mount namespace -> fork: the session interpreter is pid 1 of its own
-namespace (killing it kills its whole tree); the middle process only waits for it. Death
-propagates downwards: zygote -> forker -> middles -> sessions (PR_SET_PDEATHSIG).
+ready sessions so a new Sandbox costs a message, not a fork. Each session is forked as pid 1
+of a fresh pid namespace (killing it kills its whole tree) and enters its own mount, network
+and IPC namespaces. Death propagates downwards: zygote -> forker -> sessions
+(PR_SET_PDEATHSIG); an unclaimed session also exits when its pool socket closes.
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def _session_main(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
             os.close(parent_fd)
         run = runner.Runner()
         allowlist.install(cfg.libs, run.namespace)
+        run.warm_up()
         data, fds, _, _ = socket.recv_fds(pool_sock, 1 << 16, _MAX_FDS)
     except BaseException as e:  # noqa: BLE001
         log(f"pooled session failed: {type(e).__name__}: {e}")
@@ -160,41 +161,37 @@ def _session_main(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
     run.loop()
 
 
-def _middle_main(cfg: Config, pool_sock: socket.socket, cg_name: str, wpipe: int) -> None:
+def _fork_session(cfg: Config, own_pid_ns: int) -> int:
+    """fork() a process that is pid 1 of a fresh pid namespace: unshare(CLONE_NEWPID) aims our
+    next child there, setns() back to our own namespace makes the next unshare possible."""
+    if cfg.level == "none":
+        return os.fork()
+    c.unshare(c.CLONE_NEWPID)
+    pid = os.fork()
+    if pid != 0:
+        c.setns(own_pid_ns, c.CLONE_NEWPID)
+    return pid
+
+
+def _pooled_child(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
         c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
         if cfg.level != "none":
-            # Own network and IPC namespaces too: no abstract-socket or SysV channel between
-            # sessions (created here, off the request path).
-            c.unshare(c.CLONE_NEWPID | c.CLONE_NEWNS | c.CLONE_NEWNET | c.CLONE_NEWIPC)
-        child = os.fork()
+            # Own mount, network and IPC namespaces: no abstract-socket or SysV channel between
+            # sessions (made here, off the request path).
+            c.unshare(c.CLONE_NEWNS | c.CLONE_NEWNET | c.CLONE_NEWIPC)
     except BaseException as e:  # noqa: BLE001
-        os.write(wpipe, f"{type(e).__name__}: {e}".encode())
-        os._exit(1)
-    if child == 0:
-        try:
-            os.close(wpipe)
-            c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
-            _session_main(cfg, pool_sock, cg_name)
-        finally:
-            os._exit(1)
-    os.write(wpipe, str(child).encode())
-    _close_fds(set())
-    while True:
-        try:
-            os.waitpid(child, 0)
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            pass
-        os._exit(0)
+        log(f"pooled session failed: {type(e).__name__}: {e}")
+        os._exit(70)
+    _session_main(cfg, pool_sock, cg_name)
 
 
 # -- the forker: keeps the zygote's pool full -------------------------------------------------
 def _forker_main(cfg: Config, zsock: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     tokens = POOL_SIZE
     for n in range(1, 1 << 62):
         while tokens <= 0:
@@ -204,27 +201,25 @@ def _forker_main(cfg: Config, zsock: socket.socket) -> None:
             tokens += len(data)
         name = f"codexec-{cfg.zygote_pid}-{n}"
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        rpipe, wpipe = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(rpipe)
-                zsock.close()
-                ours.close()
-                _middle_main(cfg, theirs, name, wpipe)
-            finally:
-                os._exit(1)
-        os.close(wpipe)
-        theirs.close()
-        with os.fdopen(rpipe, "rb") as f:
-            data = f.read()
-        if not data.strip().isdigit():
-            log(f"pooled session did not start: {data.decode(errors='replace')}")
+        try:
+            pid = _fork_session(cfg, own_pid_ns)
+        except OSError as e:
+            log(f"cannot fork a session: {e}")
             ours.close()
+            theirs.close()
             time.sleep(0.5)
             continue
+        if pid == 0:
+            try:
+                os.close(own_pid_ns)
+                zsock.close()
+                ours.close()
+                _pooled_child(cfg, theirs, name)
+            finally:
+                os._exit(1)
+        theirs.close()
         paths = {ctl: os.path.join(path, name) for ctl, (path, _) in cfg.cg_parents.items()}
-        msg = json.dumps({"pid": int(data), "cgroups": paths}).encode()
+        msg = json.dumps({"pid": pid, "cgroups": paths}).encode()
         try:
             socket.send_fds(zsock, [msg], [ours.fileno()])
         except OSError:
@@ -288,7 +283,7 @@ class Zygote:
             self.sock.send(json.dumps(reply).encode())
 
     def shutdown(self) -> None:
-        os._exit(0)  # the forker, the middles and the sessions follow via PR_SET_PDEATHSIG
+        os._exit(0)  # the forker and the sessions follow via PR_SET_PDEATHSIG
 
     def handle(self, req: dict[str, Any], fds: list[int]) -> dict[str, Any]:
         op = req.get("op")
@@ -300,14 +295,20 @@ class Zygote:
             if not os.path.isdir(ws):
                 size = req["limits"]["max_workspace_mb"]
                 isolation.make_workspace(ws, req["uid"], req["uid"], size, self.cfg.level)
-            if not self.pool:
-                self._take_member(_CLAIM_TIMEOUT_S)
-            info, member = self.pool.popleft()
-            claim = {**req, "ws": ws}
-            socket.send_fds(member, [json.dumps(claim).encode()], fds)
-            member.close()
-            self.forker.send(b"1")
-            return info
+            claim = json.dumps({**req, "ws": ws}).encode()
+            for _ in range(POOL_SIZE + 3):
+                if not self.pool:
+                    self._take_member(_CLAIM_TIMEOUT_S)
+                info, member = self.pool.popleft()
+                self.forker.send(b"1")
+                try:
+                    socket.send_fds(member, [claim], fds)
+                except OSError:  # that pooled session died; take the next
+                    continue
+                finally:
+                    member.close()
+                return info
+            raise RuntimeError("pooled sessions keep dying")
         if op == "close":
             if os.path.isdir(ws):
                 isolation.remove_workspace(ws, self.cfg.level)
