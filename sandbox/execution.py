@@ -78,12 +78,15 @@ class Run:
     def execute(self, code: str) -> dict[str, Any]:
         proc = self.proc
         proc.resume()
+        deadline = time.monotonic() + self.timeout
         try:
+            proc.ctl.settimeout(self.timeout)  # a session that does not read is timed out too
             send_msg(proc.ctl, {"op": "run", "code": code})
+        except TimeoutError:
+            return self._killed("timeout")
         except OSError:
             return self._died()
         proc.ctl.setblocking(False)
-        deadline = time.monotonic() + self.timeout
         flood = self.limits.max_output_bytes * _FLOOD_FACTOR
         streams = {proc.out: self.out, proc.err: self.err}
         while True:

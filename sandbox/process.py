@@ -63,6 +63,12 @@ class SessionProcess:
         except OSError:
             pass
 
+    def exited(self) -> bool:
+        """Has the interpreter ended (e.g. killed while idle, or its zygote died)?"""
+        if self.pidfd < 0:
+            return True
+        return bool(select.select([self.pidfd], [], [], 0)[0])
+
     def pause(self) -> None:
         """SIGSTOP the interpreter between runs: no thread a run left behind (a sleeper that
         wakes up later, say) computes outside the wall clock. The next run SIGCONTs it."""

@@ -21,6 +21,7 @@ _ids = itertools.count(1)
 _ids_lock = threading.Lock()
 _UID_BASE = 100_000
 _MAX_IDLE_CPU_S = 1.0
+MAX_CODE_CHARS = 8 * 1024 * 1024
 
 
 def _session_uid(sid: int) -> int:
@@ -45,6 +46,12 @@ class _State:
         if self.proc is None or not self.proc.alive:
             if self.proc is not None:
                 self.proc.dispose()
+            if not self.client.alive():
+                # The zygote died (and the workspace with it): start over with a new one.
+                if self.ws_fd >= 0:
+                    os.close(self.ws_fd)
+                    self.ws_fd = -1
+                self.client = get_client()
             self.proc = SessionProcess(self.client, self.sid, self.uid, self.limits)
             if self.ws_fd < 0:
                 flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -161,11 +168,16 @@ class Sandbox:
         state = self._check_open()
         if not isinstance(code, str):
             raise SandboxError("code must be a str")
+        if len(code) > MAX_CODE_CHARS:
+            raise SandboxError(f"code has {len(code)} characters; the limit is {MAX_CODE_CHARS}")
         timeout = self.limits.timeout_s if timeout_s is None else float(timeout_s)
         if timeout <= 0:
             raise SandboxError("timeout_s must be positive")
         start = time.monotonic()
         note = ""
+        if state.proc is not None and state.proc.alive and state.proc.exited():
+            state.proc.alive = False
+            note = "[sandbox: the session's interpreter had ended; a fresh one was started]\n"
         if state.proc is not None and state.proc.alive:
             busy = state.proc.cpu_seconds() - state.proc.idle_cpu_s
             if busy > _MAX_IDLE_CPU_S:
