@@ -11,6 +11,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+# allowed_libs.txt at the repository's top level is the source of truth; this is its copy.
+DEFAULT_LIBS = (
+    "numpy pandas matplotlib seaborn sympy scipy sklearn statsmodels altair chess cv2 mpmath "
+    "pdfminer reportlab striprtf tabulate"
+).split()
 # Third-party packages that ship with the allowed ones and are commonly imported directly.
 IMPLIED = ("mpl_toolkits", "dateutil", "pytz", "pylab")
 # Standard-library modules (and dotted prefixes) user code may not import.
@@ -50,7 +55,7 @@ def load_allowed_libs(path: str | None = None) -> list[str]:
                 line = line.split("#", 1)[0].strip()
                 if line:
                     names.append(line)
-    return names or ["numpy", "pandas", "matplotlib", "seaborn", "sympy", "scipy"]
+    return names or list(DEFAULT_LIBS)  # an installed package has no allowed_libs.txt
 
 
 def is_allowed(name: str, libs: frozenset[str]) -> bool:
