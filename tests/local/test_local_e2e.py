@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -103,10 +104,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server():
+def llama_server(tmp_path_factory: pytest.TempPathFactory):
     from agent.weights import model_path
 
     port = _free_port()
+    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w+")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -122,16 +124,19 @@ def llama_server():
             str(port),
             "--n_ctx",
             "4096",
+            "--n_threads",
+            str(os.cpu_count() or 1),
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,  # a file, not a pipe: llama.cpp logs a lot while loading
     )
     base = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 180
         while True:
             if proc.poll() is not None:
-                pytest.fail("llama_cpp.server exited: " + proc.stderr.read().decode()[-2000:])
+                log.seek(0)
+                pytest.fail("llama_cpp.server exited: " + log.read()[-2000:])
             try:
                 if httpx.get(f"{base}/models", timeout=2).status_code == 200:
                     break
@@ -147,6 +152,7 @@ def llama_server():
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 def test_openai_backend_against_real_llama_server(llama_server: str, monkeypatch) -> None:
@@ -155,7 +161,8 @@ def test_openai_backend_against_real_llama_server(llama_server: str, monkeypatch
 
     monkeypatch.delenv("CODEXEC_OPENAI_TOOLS", raising=False)
     model = OpenAIModel("qwen-0.5b", base_url=llama_server, api_key="unused")
-    result = Agent(model=model).run("What is 123456789 * 987654321? Compute it with Python.")
+    agent = Agent(model=model, options=GenerateOptions(max_output_tokens=400, timeout_s=300))
+    result = agent.run("What is 123456789 * 987654321? Compute it with Python.")
     assert _ran_code_ok(result), result.parts
     assert "121932631112635269" in result.final_answer.replace(",", "")
     assert result.usage.prompt_token_count > 0 and result.steps >= 2
@@ -166,6 +173,10 @@ def test_openai_spec_from_env(llama_server: str, monkeypatch) -> None:
 
     monkeypatch.setenv("OPENAI_BASE_URL", llama_server)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    result = solve("What is 2**64 + 1? Compute it with Python.", model="openai:qwen-0.5b")
+    result = solve(
+        "What is 2**64 + 1? Compute it with Python.",
+        model="openai:qwen-0.5b",
+        options=GenerateOptions(max_output_tokens=400, timeout_s=300),
+    )
     assert _ran_code_ok(result), result.parts
     assert str(2**64 + 1) in result.final_answer.replace(",", "")
