@@ -48,7 +48,8 @@ PRELOAD = {
     "full": PRELOAD_FULL,
     "light": ("numpy", "matplotlib", "matplotlib.pyplot"),  # one-shot CLI runs
 }
-POOL_SIZE = 2
+POOL_SIZE = 2  # ready sessions per forker
+FORKERS = max(1, min(2, os.cpu_count() or 1))  # forks of big processes run in parallel
 _MAX_FDS = 8
 _CLAIM_TIMEOUT_S = 60.0
 DEBUG = bool(os.environ.get("CODEXEC_DEBUG"))
@@ -188,12 +189,12 @@ def _pooled_child(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
 
 
 # -- the forker: keeps the zygote's pool full -------------------------------------------------
-def _forker_main(cfg: Config, zsock: socket.socket) -> None:
+def _forker_main(cfg: Config, zsock: socket.socket, first: int, step: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
     own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     tokens = POOL_SIZE
-    for n in range(1, 1 << 62):
+    for n in range(first, 1 << 62, step):
         while tokens <= 0:
             data = zsock.recv(64)
             if not data:
@@ -236,32 +237,44 @@ class Zygote:
         self.cfg = cfg
         self.workspaces = workspaces
         self.pool: collections.deque[tuple[dict[str, Any], socket.socket]] = collections.deque()
+        self.forkers: list[socket.socket] = []
+        for i in range(FORKERS):
+            self.forkers.append(self._start_forker(i, FORKERS))
+
+    def _start_forker(self, index: int, count: int) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
             try:
                 ours.close()
-                sock.close()
-                _forker_main(cfg, theirs)
+                self.sock.close()
+                for other in self.forkers:
+                    other.close()
+                _forker_main(self.cfg, theirs, index + 1, count)
             finally:
                 os._exit(1)
         theirs.close()
-        self.forker = ours
+        return ours
 
-    def _take_member(self, timeout_s: float) -> None:
-        if not select.select([self.forker], [], [], timeout_s)[0]:
+    def _take_members(self, timeout_s: float) -> None:
+        """Move every pooled session the forkers have announced into the pool."""
+        ready, _, _ = select.select(self.forkers, [], [], timeout_s)
+        if not ready:
             raise RuntimeError("no pooled session became ready in time")
-        data, fds, _, _ = socket.recv_fds(self.forker, 1 << 16, 1)
-        if not data or not fds:
-            raise RuntimeError("the session forker exited")
-        self.pool.append((json.loads(data), socket.socket(fileno=fds[0])))
+        for forker in ready:
+            data, fds, _, _ = socket.recv_fds(forker, 1 << 16, 1)
+            if not data or not fds:
+                raise RuntimeError("a session forker exited")
+            info = json.loads(data)
+            info["forker"] = self.forkers.index(forker)
+            self.pool.append((info, socket.socket(fileno=fds[0])))
 
     def serve(self) -> None:
         while True:
-            ready, _, _ = select.select([self.sock, self.forker], [], [])
-            if self.forker in ready:
+            ready, _, _ = select.select([self.sock, *self.forkers], [], [])
+            if any(f in ready for f in self.forkers):
                 try:
-                    self._take_member(0)
+                    self._take_members(0)
                 except (RuntimeError, OSError) as e:
                     log(f"zygote: {e}")
                     self.shutdown()
@@ -298,9 +311,9 @@ class Zygote:
             claim = json.dumps({**req, "ws": ws}).encode()
             for _ in range(POOL_SIZE + 3):
                 if not self.pool:
-                    self._take_member(_CLAIM_TIMEOUT_S)
+                    self._take_members(_CLAIM_TIMEOUT_S)
                 info, member = self.pool.popleft()
-                self.forker.send(b"1")
+                self.forkers[info.pop("forker")].send(b"1")
                 try:
                     socket.send_fds(member, [claim], fds)
                 except OSError:  # that pooled session died; take the next
