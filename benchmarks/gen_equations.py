@@ -321,7 +321,7 @@ def optimisation(rng: random.Random, i: int) -> Task:
         f = x * (s - 2 * x) ** 2
         value = max(f.subs(x, r) for r in sp.solve(f.diff(x), x) if 0 < r < s / 2)
         q = (
-            f"An open box is made from a {s} cm by {s} cm square sheet by cutting equal "
+            f"An open box is made from a square sheet measuring {s} cm by {s} cm by cutting equal "
             "squares from the four corners and folding up the sides. What is the largest "
             "possible volume of the box, in cubic centimetres?"
         )

@@ -214,7 +214,7 @@ def test_optimisation_with_scipy() -> None:
     for t in of(EQ, "optimisation"):
         q, ans = t["question"], t["answer"]
         if "open box" in q:
-            s = int(re.search(r"from a (\d+) cm", q).group(1))
+            s = int(re.search(r"measuring (\d+) cm", q).group(1))
             res = optimize.minimize_scalar(
                 lambda v, s=s: -v * (s - 2 * v) ** 2,
                 bounds=(0, s / 2),
