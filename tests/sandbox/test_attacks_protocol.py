@@ -83,6 +83,15 @@ def _busy_after(procs: Any, seconds: float = 1.5) -> dict[int, str]:
     return busy
 
 
+def _recovers(sb: Any) -> None:
+    """The session works again at the latest on the second run: user code that hijacked the
+    control socket may swallow one request (its own session then times out and restarts)."""
+    r = sb.run("print(6 * 7)", timeout_s=2)
+    if r.verdict == "timeout":
+        r = sb.run("print(6 * 7)")
+    assert r.verdict == "ok" and r.stdout.strip() == "42", (r.verdict, r.stdout, r.error)
+
+
 def test_background_process_outliving_a_normal_run(
     make_sandbox: Any, kit: Any, token: str, procs: Any
 ) -> None:
@@ -172,8 +181,7 @@ def test_forged_reply_then_spinning_thread_while_main_thread_waits(
     assert r.verdict == "timeout" or not busy, (
         f"run returned {r.verdict!r} after {r.duration_s:.2f}s but the code keeps running: {busy}"
     )
-    r2 = sb.run("print(6 * 7)")
-    assert r2.verdict == "ok" and r2.stdout.strip() == "42", (r2.verdict, r2.stdout, r2.error)
+    _recovers(sb)
 
 
 def test_forged_reply_with_giant_figures(
