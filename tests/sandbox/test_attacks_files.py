@@ -438,3 +438,23 @@ def test_host_api_file_names_cannot_escape(
         sandbox.read_file(name if name != "." else "../etc/passwd")
     after = set(os.listdir(tmp_path.parent)) | set(os.listdir("/tmp"))
     assert "escape.txt" not in after - before
+
+
+def test_cross_session_unix_sockets(make_sandbox: Any, kit: Any, token: str) -> None:
+    """AF_UNIX stays allowed (libraries need socketpair); abstract names must not connect two
+    sessions (each has its own network namespace)."""
+    a, b = make_sandbox(), make_sandbox()
+    get_socket = "import sys\nsocket = sys.modules['socket']\n"
+    listen = get_socket + (
+        f"srv = socket.socket(socket.AF_UNIX)\nsrv.bind('\\0{token}')\nsrv.listen(1)\nprint('up')\n"
+    )
+    r = a.run(kit.tag_code(token) + listen)
+    assert r.verdict == "ok" and "up" in r.stdout, (r.verdict, r.error)
+    connect = get_socket + (
+        "c = socket.socket(socket.AF_UNIX)\nc.settimeout(1)\n"
+        f"try:\n    c.connect('\\0{token}')\n    print('CONNECTED')\n"
+        "except OSError as e:\n    print('refused', e.errno)\n"
+    )
+    r2 = b.run(kit.tag_code(token) + connect)
+    assert r2.verdict == "ok", (r2.verdict, r2.error)
+    assert "CONNECTED" not in r2.stdout, "two sessions share a network namespace"
