@@ -458,3 +458,27 @@ def test_cross_session_unix_sockets(make_sandbox: Any, kit: Any, token: str) -> 
     r2 = b.run(kit.tag_code(token) + connect)
     assert r2.verdict == "ok", (r2.verdict, r2.error)
     assert "CONNECTED" not in r2.stdout, "two sessions share a network namespace"
+
+
+def test_other_sessions_workspaces_not_even_visible(
+    make_sandbox: Any, kit: Any, token: str
+) -> None:
+    """Defence in depth: besides permissions, a session should not see the other sessions'
+    workspace mounts at all (their names reveal how many sessions run, and any permission
+    slip would expose their files)."""
+    a, b = make_sandbox(), make_sandbox()
+    ra = a.run("import os\nprint(os.stat('.').st_ino, os.stat('.').st_dev)")
+    assert ra.verdict == "ok", (ra.verdict, ra.error)
+    code = (
+        kit.tag_code(token)
+        + "mounts = [line.split()[4] for line in open('/proc/self/mountinfo')]\n"
+        + "try:\n    listing = sorted(os.listdir('/workspaces'))\n"
+        + "except OSError:\n    listing = []\n"
+        + "report = {'mounts': mounts, 'workspaces': listing}\n"
+        + kit.report_code()
+    )
+    r = b.run(code)
+    assert r.verdict == "ok", (r.verdict, r.error)
+    rep = kit.parse_report(r.stdout)
+    foreign = [m for m in rep["mounts"] if m.startswith("/workspaces/")]
+    assert len(foreign) <= 1 and len(rep["workspaces"]) <= 1, rep
