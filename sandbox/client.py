@@ -62,8 +62,9 @@ class ZygoteClient:
         env = base_env()
         env["HOME"] = "/tmp"
         env["PYTHONPATH"] = pkg_parent
-        if os.environ.get("CODEXEC_DEBUG"):
-            env["CODEXEC_DEBUG"] = "1"
+        for name in ("CODEXEC_DEBUG", "CODEXEC_SANDBOX_LEVEL"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
         cmd = [sys.executable, "-s", "-m", "sandbox.zygote", "--fd", str(child.fileno())]
         cmd += ["--preload", preload, "--workspaces", self.host_workspaces]
         cmd += ["--bind", env["MPLCONFIGDIR"]]

@@ -34,6 +34,7 @@ _ETC_ENTRIES = (
     "matplotlibrc",
 )
 NO_ISOLATION_REASON = ""
+HOST_PROC = "/.host-proc"
 DEFAULT_TMP_MB = 512  # Limits.max_workspace_mb's default
 _DEVICES = ("null", "zero", "full", "random", "urandom")
 
@@ -51,8 +52,10 @@ def enter_namespaces() -> str:
     """Enter new mount/net/ipc/uts namespaces; returns the isolation level."""
     flags = c.CLONE_NEWNS | c.CLONE_NEWNET | c.CLONE_NEWIPC | c.CLONE_NEWUTS
     uid, gid = os.getuid(), os.getgid()
+    # CODEXEC_SANDBOX_LEVEL=userns makes root take the unprivileged path (to test it).
+    forced_userns = os.environ.get("CODEXEC_SANDBOX_LEVEL") == "userns"
     try:
-        if uid == 0:
+        if uid == 0 and not forced_userns:
             c.unshare(flags)
             level = "root"
         else:
@@ -144,9 +147,15 @@ def build_root(extra_paths: list[str], level: str, scratch: str) -> None:
     _write(f"{root}{NEW_ROOT_MARK}", level)
     c.pivot_root(root, f"{root}/old")
     os.chdir("/")
+    if level != "root":
+        os.makedirs(HOST_PROC, mode=0o700)
+        c.mount("/old/proc", HOST_PROC, None, c.MS_BIND | c.MS_REC)
     c.umount("/old")
     os.rmdir("/old")
-    c.mount("proc", "/proc", "proc", c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC)
+    if level == "root":
+        c.mount("proc", "/proc", "proc", c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC)
+    # (In a user namespace a new proc may only be mounted where a complete one is visible: the
+    # host's stays at HOST_PROC, mode 0700, until each session has mounted its own.)
     c.mount("none", "/", None, c.MS_REMOUNT | c.MS_RDONLY | c.MS_NOSUID | c.MS_NODEV)
     c.mount("none", WORKSPACES, None, c.MS_SHARED)
 
@@ -179,8 +188,11 @@ def prepare_session(level: str) -> None:
         os.setsid()
         return
     flags = c.MS_NOSUID | c.MS_NODEV
-    c.umount("/proc")
+    if level == "root":
+        c.umount("/proc")
     c.mount("proc", "/proc", "proc", flags | c.MS_NOEXEC)
+    if level != "root":
+        c.umount(HOST_PROC)
     c.mount("tmpfs", "/dev/shm", "tmpfs", flags | c.MS_NOEXEC, "mode=1777,size=64m")
     c.mount("tmpfs", "/tmp", "tmpfs", flags, f"mode=1777,size={DEFAULT_TMP_MB}m")
     null = os.open("/dev/null", os.O_RDONLY)

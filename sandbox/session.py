@@ -150,7 +150,8 @@ class Sandbox:
         if len(data) > limit:
             raise SandboxError(f"file {name!r} has {len(data)} bytes; the limit is {limit}")
         state.ensure_process()
-        files.write_file(state.ws_fd, name, data, state.uid)
+        owner = state.uid if state.client.level == "root" else None
+        files.write_file(state.ws_fd, name, data, owner)
         return FileInfo(name=name, size=len(data), mime_type=files.mime_type(name))
 
     def list_files(self) -> list[FileInfo]:

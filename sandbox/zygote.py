@@ -106,11 +106,14 @@ def _close_fds(keep: set[int]) -> None:
 class Config:
     """What every process forked from the zygote needs to know."""
 
-    def __init__(self, level: str, cg_parents: dict[str, tuple[str, int]], libs: list[str]):
+    def __init__(
+        self, level: str, cg_parents: dict[str, tuple[str, int]], libs: list[str], pid_ns: int
+    ) -> None:
         self.level = level
         self.cg_parents = cg_parents
         self.libs = libs
         self.zygote_pid = os.getpid()
+        self.own_pid_ns = pid_ns
 
 
 # -- a pooled session (runs in the pid-1 process of a new pid namespace) ----------------------
@@ -163,15 +166,54 @@ def _session_main(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
 
 
 def _fork_session(cfg: Config, own_pid_ns: int) -> int:
-    """fork() a process that is pid 1 of a fresh pid namespace: unshare(CLONE_NEWPID) aims our
-    next child there, setns() back to our own namespace makes the next unshare possible."""
+    """fork() a process that is pid 1 of a fresh pid namespace (returns its host pid)."""
     if cfg.level == "none":
         return os.fork()
+    if cfg.level == "userns":
+        return _fork_via_middle()
+    # unshare(CLONE_NEWPID) aims our next child there; setns() back to our own namespace makes
+    # the next unshare possible (needs CAP_SYS_ADMIN over the host's pid namespace).
     c.unshare(c.CLONE_NEWPID)
     pid = os.fork()
     if pid != 0:
         c.setns(own_pid_ns, c.CLONE_NEWPID)
     return pid
+
+
+def _fork_via_middle() -> int:
+    """In a user namespace: a middle process unshares the pid namespace and forks the session,
+    reports its pid and waits for it (the session dies with it: PR_SET_PDEATHSIG)."""
+    rpipe, wpipe = os.pipe()
+    middle = os.fork()
+    if middle != 0:
+        os.close(wpipe)
+        with os.fdopen(rpipe, "rb") as f:
+            data = f.read()
+        if not data.isdigit():
+            raise OSError(f"session did not start: {data.decode(errors='replace')}")
+        return int(data)
+    os.close(rpipe)
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
+        c.unshare(c.CLONE_NEWPID)
+        child = os.fork()
+    except BaseException as e:  # noqa: BLE001
+        os.write(wpipe, f"{type(e).__name__}: {e}".encode())
+        os._exit(1)
+    if child == 0:
+        os.close(wpipe)
+        return 0
+    os.write(wpipe, str(child).encode())
+    _close_fds(set())
+    while True:
+        try:
+            os.waitpid(child, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            pass
+        os._exit(0)
 
 
 def _pooled_child(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
@@ -192,7 +234,7 @@ def _pooled_child(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
 def _forker_main(cfg: Config, zsock: socket.socket, first: int, step: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)
-    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    own_pid_ns = cfg.own_pid_ns
     tokens = POOL_SIZE
     for n in range(first, 1 << 62, step):
         while tokens <= 0:
@@ -212,7 +254,6 @@ def _forker_main(cfg: Config, zsock: socket.socket, first: int, step: int) -> No
             continue
         if pid == 0:
             try:
-                os.close(own_pid_ns)
                 zsock.close()
                 ours.close()
                 _pooled_child(cfg, theirs, name)
@@ -305,6 +346,8 @@ class Zygote:
         if op == "spawn":
             if len(fds) != 3:
                 raise ValueError("spawn needs 3 fds")
+            if self.cfg.level != "root":
+                req["uid"] = os.getuid()  # one mapped uid (0) in a user namespace
             if not os.path.isdir(ws):
                 size = req["limits"]["max_workspace_mb"]
                 isolation.make_workspace(ws, req["uid"], req["uid"], size, self.cfg.level)
@@ -344,6 +387,7 @@ def main() -> None:
     preload(PRELOAD[args.preload])
     libs = allowlist.load_allowed_libs()
     cg_parents = cgroups.open_parents() if level == "root" else {}
+    pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     workspaces = args.workspaces
     if level != "none":
         here = os.path.dirname(os.path.abspath(__file__))
@@ -359,7 +403,7 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     gc.collect()
     gc.freeze()  # preloaded objects: never scanned again, so forks share their pages longer
-    zygote = Zygote(sock, Config(level, cg_parents, libs), workspaces)
+    zygote = Zygote(sock, Config(level, cg_parents, libs, pid_ns), workspaces)
     ready = {"ready": True, "level": level, "pid": os.getpid(), "workspaces": workspaces}
     ready["no_isolation_reason"] = isolation.NO_ISOLATION_REASON
     ready["startup_s"] = round(time.monotonic() - t0, 3)
