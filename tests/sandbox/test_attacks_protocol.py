@@ -157,6 +157,8 @@ SPINNERS = {
         "        while time.monotonic() - t < 0.01:\n            pass\n"
         "        time.sleep(0.001)"
     ),
+    # a child process: stopping the interpreter alone does not stop it
+    "child-process": "if os.fork() == 0:\n        while True:\n            pass",
 }
 
 
