@@ -12,8 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def cli(*args: str, stdin: str | None = None, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "sandbox", "run", *args],
         capture_output=True,
@@ -71,3 +71,20 @@ def test_usage_and_input_errors_exit_non_zero(tmp_path: Path) -> None:
         p = cli(*args)
         assert p.returncode == 1, args
         assert p.stdout == "" and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_user_namespace_mode() -> None:
+    """The path a non-root host takes (forced here when running as root)."""
+    code = (
+        "import os, sys\nprint(sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
+        "print(os.path.exists('/.host-proc/1'), os.getcwd())\n"
+        "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')]\n"
+        "print(caps[0].split()[1])\n"
+        "try:\n    sys.modules['socket'].create_connection(('1.1.1.1', 53), timeout=1)\n"
+        "except OSError:\n    print('no network')\n"
+    )
+    p = cli("--json", "-c", code, CODEXEC_SANDBOX_LEVEL="userns")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["verdict"] == "ok", out["error"]
+    assert out["stdout"] == "['1']\nFalse /workspace\n0000000000000000\nno network\n"
