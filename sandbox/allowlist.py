@@ -17,7 +17,7 @@ DEFAULT_LIBS = (
     "pdfminer reportlab striprtf tabulate"
 ).split()
 # Third-party packages that ship with the allowed ones and are commonly imported directly.
-IMPLIED = ("mpl_toolkits", "dateutil", "pytz", "pylab")
+IMPLIED = ("mpl_toolkits", "dateutil", "pylab")
 # Standard-library modules (and dotted prefixes) user code may not import.
 DENIED_STDLIB = frozenset(
     """subprocess socket ctypes _ctypes multiprocessing _multiprocessing pip ensurepip venv

@@ -219,10 +219,7 @@ def setup_session(ws: str, uid: int, gid: int, limits: dict, level: str) -> str:
         c.mount("none", WORKSPACES, None, c.MS_REC | c.MS_PRIVATE)
         c.mount(ws, WORKSPACE, None, c.MS_BIND)
         c.mount("none", WORKSPACE, None, c.MS_PRIVATE)
-        if level != "root":
-            # One uid for all sessions: hide the others' workspaces. (As root each workspace
-            # is mode 0700 with its own uid; skipping the umount saves an RCU grace period.)
-            c.umount(WORKSPACES)
+        c.umount(WORKSPACES)  # the other sessions' workspaces: not even their mount points
         ws = WORKSPACE
     _set_rlimits(limits, per_uid_nproc=level == "root")
     if level == "root":
