@@ -64,8 +64,9 @@ def _session_main(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
                 cg_fds[controller] = cgroups.join(parent_fd, cg_name)
             except OSError as e:
                 log(f"cannot join the {controller} cgroup: {e}")
-        for _, parent_fd in cfg.cg_parents.values():
-            os.close(parent_fd)
+        # Nothing of the zygote's stays open (its sockets, cgroup and namespace fds), before
+        # the warm-up opens what the session keeps (font files, say).
+        close_fds({pool_sock.fileno(), *cg_fds.values()})
         run = runner.Runner()
         allowlist.install(cfg.libs, run.namespace)
         run.warm_up()
@@ -86,7 +87,8 @@ def _session_main(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
         limits = req["limits"]
         cgroups.set_limits(cg_fds, limits["memory_mb"], limits["max_procs"])
         limits["rlimit_memory"] = "memory" not in cg_fds
-        close_fds({ctl_fd})
+        for fd in (out_fd, err_fd, *cg_fds.values()):
+            os.close(fd)
         ws = isolation.setup_session(req["ws"], req["uid"], req["uid"], limits, cfg.level)
         c.prctl(c.PR_SET_PDEATHSIG, signal.SIGKILL)  # setresuid cleared it
         os.environ.clear()
