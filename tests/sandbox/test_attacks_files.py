@@ -49,9 +49,12 @@ def grab(path, reader=None):
             report[path] = str(reader(path))[:4000]
         elif os.path.isdir(path):
             report[path] = sorted(os.listdir(path))[:200]
-        else:
-            with open(path, 'rb') as f:
-                report[path] = f.read(4000).decode('utf-8', 'replace')
+        else:  # non-blocking: a pipe reached through /proc/*/fd must not hang the attack
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                report[path] = os.read(fd, 4000).decode('utf-8', 'replace')
+            finally:
+                os.close(fd)
     except BaseException as e:
         report[path] = 'ERR ' + type(e).__name__ + ': ' + str(e)[:200]
 """
