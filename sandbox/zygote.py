@@ -89,6 +89,7 @@ class Zygote:
         self.cfg = cfg
         self.workspaces = workspaces
         self.pool: collections.deque[tuple[dict[str, Any], socket.socket]] = collections.deque()
+        self.doomed: list[str] = []  # workspaces to remove
         self.forkers: list[socket.socket] = []
         for i in range(FORKERS):
             self.forkers.append(self._start_forker(i, FORKERS))
@@ -123,7 +124,14 @@ class Zygote:
 
     def serve(self) -> None:
         while True:
-            ready, _, _ = select.select([self.sock, *self.forkers], [], [])
+            # Workspaces of closed sessions are removed when no request waits (an unmount
+            # costs an RCU grace period: not on a new session's path).
+            idle = 0.0 if self.doomed else None
+            ready, _, _ = select.select([self.sock, *self.forkers], [], [], idle)
+            if self.doomed and (not ready or len(self.doomed) > 16):
+                isolation.remove_workspace(self.doomed.pop(), self.cfg.level)
+            if not ready:
+                continue
             if any(f in ready for f in self.forkers):
                 try:
                     self._take_members(0)
@@ -177,8 +185,8 @@ class Zygote:
                 return info
             raise RuntimeError("pooled sessions keep dying")
         if op == "close":
-            if os.path.isdir(ws):
-                isolation.remove_workspace(ws, self.cfg.level)
+            if os.path.isdir(ws) and ws not in self.doomed:
+                self.doomed.append(ws)
             return {"ok": True}
         if op == "ping":
             return {"ok": True, "pool": len(self.pool)}
