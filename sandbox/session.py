@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sandbox import files
 from sandbox.client import get_client
@@ -16,6 +19,8 @@ from sandbox.process import SessionProcess, reaper, wait_closed
 from sandbox.result import ErrorInfo, ExecutionResult, FileInfo, SandboxError
 
 __all__ = ["Sandbox", "wait_closed"]
+
+T = TypeVar("T")
 
 _ids = itertools.count(1)
 _ids_lock = threading.Lock()
@@ -82,11 +87,23 @@ class _State:
             reaper.submit(finish)
 
 
+def _serialized(method: Callable[..., T]) -> Callable[..., T]:
+    """One call at a time per Sandbox (a second thread waits instead of corrupting the run)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Sandbox, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Sandbox:
     """One stateful, isolated Python session. Use from one thread at a time."""
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
+        self._lock = threading.RLock()
         self._state = _State(self.limits)
         self._finalizer = weakref.finalize(self, self._state.close)
         try:
@@ -142,6 +159,7 @@ class Sandbox:
             data = f.read(limit + 1)
         return self.put_file(name or os.path.basename(path), data)
 
+    @_serialized
     def put_file(self, name: str, data: bytes | str) -> FileInfo:
         state = self._check_open()
         if isinstance(data, str):
@@ -154,17 +172,20 @@ class Sandbox:
         files.write_file(state.ws_fd, name, data, owner)
         return FileInfo(name=name, size=len(data), mime_type=files.mime_type(name))
 
+    @_serialized
     def list_files(self) -> list[FileInfo]:
         state = self._check_open()
         state.ensure_process()
         return files.infos(files.snapshot(state.ws_fd))
 
+    @_serialized
     def read_file(self, name: str) -> bytes:
         state = self._check_open()
         state.ensure_process()
         return files.read_file(state.ws_fd, name, self.limits.max_read_file_mb * 1024 * 1024)
 
     # -- running code ------------------------------------------------------------------------
+    @_serialized
     def run(self, code: str, timeout_s: float | None = None) -> ExecutionResult:
         state = self._check_open()
         if not isinstance(code, str):

@@ -26,6 +26,15 @@ def test_concurrent_sandboxes_in_threads() -> None:
     assert results == [("ok", f"{i * (i + 1) // 2}\n") for i in range(8)]
 
 
+def test_one_sandbox_used_from_two_threads_is_serialized() -> None:
+    with Sandbox() as sb, ThreadPoolExecutor(max_workers=2) as pool:
+        sb.run("total = 0")
+        code = "for _ in range(1000):\n    total += 1\nprint('done')"
+        results = list(pool.map(lambda _: sb.run(code), range(4)))
+        assert [r.stdout for r in results] == ["done\n"] * 4
+        assert sb.run("print(total)").stdout == "4000\n"
+
+
 def test_close_frees_processes_and_cgroups() -> None:
     sb = Sandbox()
     sb.run("print(1)")
