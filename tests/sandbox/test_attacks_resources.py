@@ -5,6 +5,7 @@ no process tagged by the attack survives the sandbox."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -13,15 +14,36 @@ import pytest
 pytestmark = pytest.mark.timeout(90)
 
 
+def _peak_during(procs: Any, fn: Any) -> tuple[Any, int]:
+    """Run fn() while counting the sandbox's live processes; (its result, the peak count)."""
+    peak = [0]
+    done = threading.Event()
+
+    def count() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], len(procs.alive()))
+            time.sleep(0.02)
+
+    t = threading.Thread(target=count, daemon=True)
+    t.start()
+    try:
+        return fn(), peak[0]
+    finally:
+        done.set()
+        t.join()
+
+
 def test_fork_bomb(make_sandbox: Any, kit: Any, token: str, procs: Any) -> None:
-    sb = make_sandbox(timeout_s=2)
+    max_procs = 32
+    sb = make_sandbox(timeout_s=2, max_procs=max_procs)
     code = kit.tag_code(token) + (
         "while True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     )
-    r = sb.run(code)
+    r, peak = _peak_during(procs, lambda: sb.run(code))
     assert r.verdict == "timeout", (r.verdict, r.error)
     assert r.outcome == "OUTCOME_DEADLINE_EXCEEDED"
     assert procs.wait_spawned_gone() == [], "fork bomb survived the timeout"
+    assert peak <= max_procs + 4, f"{peak} processes at once with max_procs={max_procs}"
     # the session still works after the tree was killed
     assert sb.run("print(40 + 2)").stdout.strip() == "42"
 
