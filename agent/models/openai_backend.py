@@ -1,6 +1,7 @@
 """Any OpenAI-compatible chat server (OpenAI, vLLM, Ollama, llama.cpp server, LM Studio).
 
-Default mode: code as fenced ```python text with stop strings, which every server supports. With
+Default mode: code as fenced ```python text with stop strings, which every server supports,
+after the worked examples of agent.prompts as chat turns (`few_shot=False` leaves them out). With
 `tools=True` (or CODEXEC_OPENAI_TOOLS=1) code runs through a native `run_python` function tool
 instead, and its results go back as tool messages. Retries with backoff on 429/5xx/timeouts
 are the SDK's (`max_retries`).
@@ -22,6 +23,7 @@ from agent.parts import (
     ResultPart,
     TextPart,
 )
+from agent.prompts import few_shot_messages
 from agent.usage import CallUsage
 
 RUN_PYTHON = "run_python"
@@ -51,6 +53,7 @@ class OpenAIModel:
         api_key: str | None = None,
         *,
         tools: bool | None = None,
+        few_shot: bool = True,
         max_retries: int = 3,
     ) -> None:
         if not model:
@@ -68,6 +71,7 @@ class OpenAIModel:
             key = "no-key"  # local servers accept anything
         self.api_key = key
         self.tools = os.environ.get("CODEXEC_OPENAI_TOOLS") == "1" if tools is None else tools
+        self.few_shot = few_shot
         self.max_retries = max_retries
         self._clients: dict[float, Any] = {}
 
@@ -94,7 +98,11 @@ class OpenAIModel:
     ) -> ModelTurn:
         native = code_execution and self.tools
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-        messages += render_tool_messages(history) if native else render_history(history)
+        if native:
+            messages += render_tool_messages(history)
+        else:
+            shots = few_shot_messages() if code_execution and self.few_shot else []
+            messages += render_history(shots + history)
         tools = [_to_openai_tool(d) for d in options.function_declarations]
         if native:
             tools.insert(0, RUN_PYTHON_TOOL)

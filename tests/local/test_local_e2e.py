@@ -124,8 +124,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory):
             str(port),
             "--n_ctx",
             "4096",
-            "--n_threads",
-            str(os.cpu_count() or 1),
+            "--n_threads",  # the test process waits meanwhile; leave a core to the rest
+            str(max(1, (os.cpu_count() or 2) // 2)),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,  # a file, not a pipe: llama.cpp logs a lot while loading

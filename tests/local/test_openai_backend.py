@@ -10,9 +10,10 @@ import pytest
 import respx
 
 from agent.models.base import GenerateOptions, ModelError
-from agent.models.fenced import STOP
+from agent.models.fenced import STOP, render_history
 from agent.models.openai_backend import RUN_PYTHON_TOOL, OpenAIModel
 from agent.parts import CodePart, FunctionCallPart, Message, ResultPart, TextPart
+from agent.prompts import EXAMPLES, few_shot_messages
 
 BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -42,6 +43,7 @@ def completion(
 
 
 def model(**kw: Any) -> OpenAIModel:
+    kw.setdefault("few_shot", False)
     return OpenAIModel("m", base_url=BASE, api_key="k", **kw)
 
 
@@ -103,6 +105,20 @@ def test_fenced_mode_renders_results_as_output_blocks() -> None:
         {"role": "user", "content": "```output\n3\n```"},
     ]
     assert (turn.text, turn.code, turn.finish_reason) == ("Final answer: 3", None, "STOP")
+
+
+@respx.mock
+def test_few_shot_turns_come_before_the_question() -> None:
+    route = respx.post(URL).respond(json=completion("Final answer: 3"))
+    model(few_shot=True).generate("S", HISTORY[:1], code_execution=True, options=GenerateOptions())
+    messages = sent(route)["messages"]
+    shots = render_history(few_shot_messages())
+    assert messages == [
+        {"role": "system", "content": "S"},
+        *shots,
+        {"role": "user", "content": "How many r in strawberry?"},
+    ]
+    assert len(shots) == 4 * len(EXAMPLES)  # question, code, output, answer
 
 
 @respx.mock
