@@ -43,7 +43,10 @@ class SessionProcess:
             os.close(err_w)
         self.pid: int = reply["pid"]
         self.out, self.err = out_r, err_r
-        self.pidfd = os.pidfd_open(self.pid)
+        try:
+            self.pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            self.pidfd = -1  # already gone: the first run reports it and restarts
         self.level = client.level
         cg = reply.get("cgroups") or {}
         self.cgroup = SessionCgroup(cg.get("memory"), cg.get("pids"))

@@ -211,7 +211,7 @@ class Sandbox:
                 )
         try:
             proc = state.ensure_process()
-        except SandboxError as e:
+        except (SandboxError, OSError) as e:
             return ExecutionResult.make(
                 "internal_error", error=ErrorInfo(name="SandboxError", message=str(e))
             )
