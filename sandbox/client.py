@@ -62,7 +62,7 @@ class ZygoteClient:
         env = base_env()
         env["HOME"] = "/tmp"
         env["PYTHONPATH"] = pkg_parent
-        for name in ("CODEXEC_DEBUG", "CODEXEC_SANDBOX_LEVEL"):
+        for name in ("CODEXEC_DEBUG", "CODEXEC_SANDBOX_LEVEL", "CODEXEC_THP"):
             if os.environ.get(name):
                 env[name] = os.environ[name]
         cmd = [sys.executable, "-s", "-m", "sandbox.zygote", "--fd", str(child.fileno())]

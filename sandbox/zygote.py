@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any
 
+from sandbox import _libc as c
 from sandbox import allowlist, cgroups, isolation
 from sandbox.isolation import log
 from sandbox.pool import MAX_FDS, POOL_SIZE, Config, forker_main
@@ -222,6 +223,11 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     gc.collect()
     gc.freeze()  # preloaded objects: never scanned again, so forks share their pages longer
+    if os.environ.get("CODEXEC_THP", "1") == "1":
+        try:
+            c.collapse_to_huge_pages()
+        except OSError:
+            pass
     zygote = Zygote(sock, Config(level, cg_parents, libs, pid_ns), workspaces)
     ready = {"ready": True, "level": level, "pid": os.getpid(), "workspaces": workspaces}
     ready["no_isolation_reason"] = isolation.NO_ISOLATION_REASON
