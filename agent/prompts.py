@@ -29,7 +29,7 @@ blocks.
 Dates: datetime. Files: pandas or open().
 - Print the result rounded as the question asks.
 - If the output shows an error, fix the code and run it again.
-When the output gives the answer, reply with one line:
+When the output gives the answer, reply with one line, copying the value exactly from the output:
 {ANSWER_LINE}
 """
 
@@ -77,6 +77,21 @@ EXAMPLES = (
         'print(f"{sol.y[0, -1]:.6g}")',
         "0.139856",
         "0.139856",
+    ),
+    Example(
+        'Convert "Blue sky Over the hills" to camelCase (first word all lowercase).',
+        'text = "Blue sky Over the hills"\nwords = text.lower().split()\n'
+        'print(words[0] + "".join(w.capitalize() for w in words[1:]))',
+        "blueSkyOverTheHills",
+        "blueSkyOverTheHills",
+    ),
+    Example(
+        "What is the sum of all the integers that appear in this text?\n"
+        "Bought 12 eggs and 3 loaves (#41) for 7 friends.\nAnswer with the integer only.",
+        'import re\ntext = "Bought 12 eggs and 3 loaves (#41) for 7 friends."\n'
+        'numbers = [int(n) for n in re.findall(r"-?\\d+", text)]\nprint(numbers, sum(numbers))',
+        "[12, 3, 41, 7] 63",
+        "63",
     ),
     Example(
         "How many days are there from 2021-06-01 to 2022-01-15? Answer with the integer only.",
