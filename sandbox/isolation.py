@@ -35,6 +35,7 @@ _ETC_ENTRIES = (
 )
 NO_ISOLATION_REASON = ""
 HOST_PROC = "/.host-proc"
+USERNS_NPROC_HEADROOM = 64
 DEFAULT_TMP_MB = 512  # Limits.max_workspace_mb's default
 _DEVICES = ("null", "zero", "full", "random", "urandom")
 
@@ -221,7 +222,7 @@ def setup_session(ws: str, uid: int, gid: int, limits: dict, level: str) -> str:
         c.mount("none", WORKSPACE, None, c.MS_PRIVATE)
         c.umount(WORKSPACES)  # the other sessions' workspaces: not even their mount points
         ws = WORKSPACE
-    _set_rlimits(limits, per_uid_nproc=level == "root")
+    _set_rlimits(limits, level)
     if level == "root":
         c.drop_bounding_set()
         os.setgroups([])
@@ -234,7 +235,7 @@ def setup_session(ws: str, uid: int, gid: int, limits: dict, level: str) -> str:
     return ws
 
 
-def _set_rlimits(limits: dict, per_uid_nproc: bool) -> None:
+def _set_rlimits(limits: dict, level: str) -> None:
     mb = 1024 * 1024
 
     def lim(res: int, value: int) -> None:
@@ -248,8 +249,12 @@ def _set_rlimits(limits: dict, per_uid_nproc: bool) -> None:
     lim(resource.RLIMIT_NOFILE, 1024)
     lim(resource.RLIMIT_MEMLOCK, 0)
     lim(resource.RLIMIT_MSGQUEUE, 0)
-    if per_uid_nproc:
-        lim(resource.RLIMIT_NPROC, limits["max_procs"])
+    if level == "root":
+        lim(resource.RLIMIT_NPROC, limits["max_procs"])  # the session's own uid
+    elif level == "userns":
+        # Counted per user namespace (Linux 5.14+), which the zygote's processes and all its
+        # sessions share: headroom for them, still a bound on a fork bomb.
+        lim(resource.RLIMIT_NPROC, limits["max_procs"] + USERNS_NPROC_HEADROOM)
     if limits.get("rlimit_memory"):
         # Without a memory cgroup: RLIMIT_DATA (RLIMIT_AS breaks multi-threaded BLAS).
         lim(resource.RLIMIT_DATA, limits["memory_mb"] * mb)

@@ -91,9 +91,13 @@ class SessionProcess:
 
     def kill_strays(self) -> None:
         """Kill every process of the session but its interpreter (pid 1): nothing a run
-        started keeps running after it. The runner does the same; this does not trust it."""
+        started keeps running after it. The runner does the same; this does not trust it.
+        The session's processes are its cgroup's or, without one, the interpreter's
+        descendants (orphans in its pid namespace are reparented to it)."""
+        members = self.cgroup.pids_list if self.cgroup.pids or self.cgroup.memory else None
+        listing = members or self._descendants
         for _ in range(20):
-            pids = [p for p in self.cgroup.pids_list() if p != self.pid]
+            pids = [p for p in listing() if p != self.pid]
             if not pids:
                 return
             for pid in pids:
@@ -102,12 +106,33 @@ class SessionProcess:
                 except OSError:
                     continue
                 try:  # still ours (not a reused pid)? then kill through the pidfd
-                    if pid in self.cgroup.pids_list():
+                    if pid in listing():
                         signal.pidfd_send_signal(fd, signal.SIGKILL)
                 except OSError:
                     pass
                 finally:
                     os.close(fd)
+
+    def _descendants(self) -> list[int]:
+        if self.level == "none":
+            return []  # no pid namespace: the children of the interpreter only would be partial
+        found: list[int] = []
+        todo = [self.pid]
+        while todo and len(found) < 10_000:
+            pid = todo.pop()
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/children") as f:
+                        kids = [int(k) for k in f.read().split()]
+                except (OSError, ValueError):
+                    continue
+                found.extend(kids)
+                todo.extend(kids)
+        return found
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system, all threads) of the interpreter, from the host's /proc."""
