@@ -33,7 +33,17 @@ def _peak_during(procs: Any, fn: Any) -> tuple[Any, int]:
         t.join()
 
 
-def test_fork_bomb(make_sandbox: Any, kit: Any, token: str, procs: Any) -> None:
+def test_fork_bomb(
+    make_sandbox: Any, kit: Any, token: str, procs: Any, sandbox_mod: Any, request: Any
+) -> None:
+    if sandbox_mod.isolation_level() == "userns" and os.getuid() == 0:
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="user-namespace level forced as root: the session's uid is the host's "
+                "root, which the kernel exempts from RLIMIT_NPROC (INIT_USER in copy_process)",
+            )
+        )
     max_procs = 32
     sb = make_sandbox(timeout_s=2, max_procs=max_procs)
     code = kit.tag_code(token) + (
@@ -43,7 +53,10 @@ def test_fork_bomb(make_sandbox: Any, kit: Any, token: str, procs: Any) -> None:
     assert r.verdict == "timeout", (r.verdict, r.error)
     assert r.outcome == "OUTCOME_DEADLINE_EXCEEDED"
     assert procs.wait_spawned_gone() == [], "fork bomb survived the timeout"
-    assert peak <= max_procs + 4, f"{peak} processes at once with max_procs={max_procs}"
+    # at the user-namespace level the bound is shared with the zygote and the other sessions
+    # (RLIMIT_NPROC per user namespace): max_procs + 64 headroom
+    bound = max_procs + (4 if sandbox_mod.isolation_level() == "root" else 68)
+    assert peak <= bound, f"{peak} processes at once with max_procs={max_procs}"
     # the session still works after the tree was killed
     assert sb.run("print(40 + 2)").stdout.strip() == "42"
 
