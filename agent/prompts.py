@@ -100,11 +100,19 @@ EXAMPLES = (
         "228",
     ),
     Example(
-        "A baker makes 24 muffins per tray and bakes 7 trays. She sells 150 muffins. "
-        "How many muffins are left?",
-        "made = 24 * 7\nprint(made - 150)",
-        "18",
-        "18",
+        "Sam is 5 years older than Ben. In 3 years, the sum of their ages will be 41. "
+        "How old is Ben now? Answer with the integer only.",
+        'import sympy as sp\nben = sp.symbols("ben")\nsam = ben + 5\n'
+        "print(sp.solve(sp.Eq((sam + 3) + (ben + 3), 41), ben))",
+        "[15]",
+        "15",
+    ),
+    Example(
+        "A recipe for 30 muffins uses 450 g of sugar. Mia wants to bake 200 muffins. Sugar is "
+        "sold in 1000 g bags. How many bags must she buy? Answer with the integer only.",
+        "import math\nsugar = 450 / 30 * 200\nprint(sugar, math.ceil(sugar / 1000))",
+        "3000.0 3",
+        "3",
     ),
 )
 
