@@ -29,9 +29,7 @@ class Usage(BaseModel):
     @property
     def total_token_count(self) -> int:
         return (
-            self.prompt_token_count
-            + self.candidates_token_count
-            + self.tool_use_prompt_token_count
+            self.prompt_token_count + self.candidates_token_count + self.tool_use_prompt_token_count
         )
 
     @classmethod

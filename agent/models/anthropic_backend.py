@@ -13,6 +13,7 @@ from typing import Any
 
 import anthropic
 
+from agent.models import run_python
 from agent.models.base import GenerateOptions, MissingKeyError, ModelError, ModelTurn, TextSink
 from agent.models.fenced import fence_code, fence_output, split_first_code_block
 from agent.parts import (
@@ -26,19 +27,11 @@ from agent.parts import (
 )
 from agent.usage import CallUsage
 
-RUN_PYTHON = "run_python"
+RUN_PYTHON = run_python.NAME
 RUN_PYTHON_TOOL: dict[str, Any] = {
     "name": RUN_PYTHON,
-    "description": (
-        "Run Python code in a stateful sandbox (variables and files persist between calls) "
-        "and return its outcome and output (stdout, stderr, traceback). Print what you need "
-        "to see. Figures drawn with matplotlib are shown to you as images."
-    ),
-    "input_schema": {
-        "type": "object",
-        "properties": {"code": {"type": "string", "description": "The Python code to run."}},
-        "required": ["code"],
-    },
+    "description": run_python.DESCRIPTION,
+    "input_schema": run_python.json_schema(),
 }
 MAX_RETRIES = 3  # the SDK retries 408/409/429/5xx and connection errors with backoff
 PDF = "application/pdf"

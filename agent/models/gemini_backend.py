@@ -18,6 +18,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from agent.models import run_python
 from agent.models.base import GenerateOptions, MissingKeyError, ModelError, ModelTurn, TextSink
 from agent.models.fenced import fence_code, fence_output, split_first_code_block
 from agent.parts import (
@@ -31,19 +32,11 @@ from agent.parts import (
 )
 from agent.usage import CallUsage
 
-RUN_PYTHON = "run_python"
+RUN_PYTHON = run_python.NAME
 RUN_PYTHON_DECLARATION: dict[str, Any] = {
     "name": RUN_PYTHON,
-    "description": (
-        "Run Python code in a stateful sandbox (variables and files persist between calls) "
-        "and return its outcome and output (stdout, stderr, traceback). Print what you need "
-        "to see. Figures drawn with matplotlib are shown to you as images."
-    ),
-    "parameters": {
-        "type": "OBJECT",
-        "properties": {"code": {"type": "STRING", "description": "The Python code to run."}},
-        "required": ["code"],
-    },
+    "description": run_python.DESCRIPTION,
+    "parameters": run_python.json_schema(upper_case_types=True),
 }
 # what we send inline; other user files are in the sandbox, named in the system prompt
 INLINE_TYPES = ("image/", "application/pdf")

@@ -13,6 +13,7 @@ import json
 import os
 from typing import Any
 
+from agent.models import run_python
 from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.fenced import STOP, render_history, split_first_code_block
 from agent.parts import (
@@ -26,21 +27,13 @@ from agent.parts import (
 from agent.prompts import few_shot_messages
 from agent.usage import CallUsage
 
-RUN_PYTHON = "run_python"
+RUN_PYTHON = run_python.NAME
 RUN_PYTHON_TOOL: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": RUN_PYTHON,
-        "description": (
-            "Run Python code in a stateful sandbox (variables persist between calls) and return "
-            "its printed output and errors. Use it for every calculation, count or data task; "
-            "print the values you need."
-        ),
-        "parameters": {
-            "type": "object",
-            "properties": {"code": {"type": "string", "description": "Python source to run"}},
-            "required": ["code"],
-        },
+        "description": run_python.DESCRIPTION,
+        "parameters": run_python.json_schema(),
     },
 }
 

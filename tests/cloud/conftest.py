@@ -115,3 +115,38 @@ def fixture_json():
         return json.loads((FIXTURES / name).read_text())
 
     return load
+
+
+def anthropic_sse(message: dict[str, Any]) -> list[tuple[str | None, Any]]:
+    """A recorded-style Messages response as the event stream the API sends when streaming."""
+    start = message | {"content": [], "stop_reason": None, "stop_sequence": None}
+    events: list[tuple[str | None, Any]] = [
+        ("message_start", {"type": "message_start", "message": start})
+    ]
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            empty, delta = (
+                {"type": "text", "text": ""},
+                {"type": "text_delta", "text": block["text"]},
+            )
+        else:
+            empty = block | {"input": {}}
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+        events += [
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": empty},
+            ),
+            (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": index}),
+        ]
+    stop = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    usage = {"output_tokens": message["usage"]["output_tokens"]}
+    events += [
+        ("message_delta", {"type": "message_delta", "delta": stop, "usage": usage}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return events

@@ -7,6 +7,8 @@ from agent.loop import Agent
 from agent.models.anthropic_backend import AnthropicModel
 from agent.models.gemini_backend import GeminiModel
 
+from .conftest import anthropic_sse
+
 
 def test_gemini_agent_runs_the_code_and_answers(cloud, fixture_json, monkeypatch):
     cloud.reply_json(fixture_json("gemini_code_turn.json"))  # run_python("print(6*7)")
@@ -33,8 +35,9 @@ def test_gemini_agent_runs_the_code_and_answers(cloud, fixture_json, monkeypatch
 
 
 def test_anthropic_agent_runs_the_code_and_answers(cloud, fixture_json, monkeypatch):
-    cloud.reply_json(fixture_json("anthropic_code_turn.json"))
-    cloud.reply_json(fixture_json("anthropic_answer_turn.json"))
+    # the loop streams (it forwards text as it arrives), so the API answers with events
+    cloud.reply_sse(anthropic_sse(fixture_json("anthropic_code_turn.json")))
+    cloud.reply_sse(anthropic_sse(fixture_json("anthropic_answer_turn.json")))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", cloud.url)
     agent = Agent("anthropic:claude-sonnet-5-5", max_steps=4)
