@@ -236,8 +236,19 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "benchmarks", "run", *args, "--quiet"]
     return subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # as from a terminal: earlier tests (Ray) leave SIGINT ignored in pytest, and an ignored
+        # SIGINT is inherited, so without this the child would never see the Ctrl-C
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_resume_after_a_crash_runs_every_task_exactly_once(tmp_path: Path) -> None:
