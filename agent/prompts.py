@@ -1,6 +1,6 @@
 """System prompts and worked examples, tuned on the embedded Qwen2.5-Coder-1.5B.
 
-Measurements: notes/prompt_tuning.md. A small model guesses counts and arithmetic unless it is
+Measurements: docs/prompt_tuning.md. A small model guesses counts and arithmetic unless it is
 told plainly to compute and shown how; the examples are short conversations in the exact format
 the loop produces (a ```python block, its ```output, then "Final answer: X"). Text backends send
 them as real chat turns (`few_shot_messages`), which a small model follows far better than
