@@ -4,8 +4,9 @@ Model names in URLs (`/v1beta/models/{model}:generateContent`) resolve as follow
 1. an alias: `local` -> `local` and `default` -> the server's `--model` are always defined;
    `--alias NAME=SPEC` adds more, e.g. `--alias gemini-2.0-flash=local` so unchanged Gemini code
    runs on the local model; `--alias '*=SPEC'` catches every name that is not otherwise known;
-2. else a model SPEC itself (`local:0.5b`, `openai:gpt-4o-mini`, `scripted:/path/turns.json`, ...),
-   unless the server runs with `--aliases-only`;
+2. else a model SPEC itself (`local:0.5b`, `openai:gpt-4o-mini`, ...), unless the server runs
+   with `--aliases-only`; `scripted:PATH` (which reads a file by path) only with
+   `--allow-scripted` or through an alias;
 3. else 404 NOT_FOUND.
 """
 
@@ -33,6 +34,7 @@ class ServerConfig:
     queue_size: int = 64
     aliases: dict[str, str] = field(default_factory=dict)
     aliases_only: bool = False
+    allow_scripted: bool = False  # raw `scripted:PATH` in URLs would let clients name host files
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_steps: int = 10
     time_budget_s: float = 300.0
@@ -46,7 +48,8 @@ class ServerConfig:
         aliases = self.all_aliases()
         if name in aliases:
             return aliases[name]
-        if not self.aliases_only and is_spec(name):
+        scripted_refused = name.startswith("scripted:") and not self.allow_scripted
+        if not self.aliases_only and is_spec(name) and not scripted_refused:
             return name
         return aliases.get("*")
 
@@ -98,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--aliases-only", action="store_true", help="refuse raw SPECs in URLs (only aliases)"
     )
     p.add_argument(
+        "--allow-scripted",
+        action="store_true",
+        help="accept raw scripted:PATH specs in URLs (tests and demos; reads files by path)",
+    )
+    p.add_argument(
         "--max-body-mb", type=float, default=DEFAULT_MAX_BODY_BYTES / 2**20, metavar="MB",
         help="larger requests get 413 (20)",
     )  # fmt: skip
@@ -123,6 +131,7 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
         queue_size=args.queue_size,
         aliases=dict(args.alias),
         aliases_only=args.aliases_only,
+        allow_scripted=args.allow_scripted,
         max_body_bytes=int(args.max_body_mb * 2**20),
         max_steps=args.max_steps,
         time_budget_s=args.time_budget,

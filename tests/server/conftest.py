@@ -25,7 +25,7 @@ def start_server() -> Iterator[StartServer]:
     servers: list[BackgroundServer] = []
 
     def start(**config: Any) -> BackgroundServer:
-        server = BackgroundServer(create_app(ServerConfig(**config)))
+        server = BackgroundServer(create_app(ServerConfig(**{"allow_scripted": True, **config})))
         server.start()
         servers.append(server)
         return server

@@ -151,7 +151,8 @@ def test_model_names_resolve_to_specs() -> None:
     assert config.resolve("default") == "local:0.5b"
     assert config.resolve("models/local") == "local"
     assert config.resolve("gemini-2.0-flash") == "openai:gpt-4o-mini"
-    assert config.resolve("scripted:/tmp/x.json") == "scripted:/tmp/x.json"
+    assert config.resolve("scripted:/tmp/x.json") is None  # reads a host file: opt-in only
+    assert ServerConfig(allow_scripted=True).resolve("scripted:/x.json") == "scripted:/x.json"
     assert config.resolve("gemini-2.5-pro") is None
     assert config.resolve("openai:") is None
     assert ServerConfig(aliases_only=True).resolve("local:0.5b") is None
