@@ -195,7 +195,13 @@ def prepare_session(level: str) -> None:
     if level != "root":
         c.umount(HOST_PROC)
     c.mount("tmpfs", "/dev/shm", "tmpfs", flags | c.MS_NOEXEC, "mode=1777,size=64m")
+    # Host paths bound below /tmp (a venv or checkout living there) would vanish under the
+    # private /tmp: hold them by fd, then bind them back on top of it.
+    below_tmp = [(path, os.open(path, os.O_PATH)) for path in _mount_points_below("/tmp")]
     c.mount("tmpfs", "/tmp", "tmpfs", flags, f"mode=1777,size={DEFAULT_TMP_MB}m")
+    for path, fd in below_tmp:
+        _bind(f"/proc/self/fd/{fd}", path)
+        os.close(fd)
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -203,6 +209,18 @@ def prepare_session(level: str) -> None:
         _write("/proc/self/oom_score_adj", "1000")
     except OSError:
         pass
+
+
+def _mount_points_below(directory: str) -> list[str]:
+    """The outermost mount points strictly below `directory` (from /proc/self/mountinfo)."""
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4]
+            if point.startswith(directory + "/") and "\\" not in point:  # skip escaped names
+                points.append(point)
+    outermost = [p for p in points if not any(p.startswith(q + "/") for q in points)]
+    return sorted(set(outermost))
 
 
 def setup_session(ws: str, uid: int, gid: int, limits: dict, level: str) -> str:
