@@ -8,6 +8,7 @@ is shared between solves too, so consecutive questions reuse it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import threading
@@ -52,8 +53,18 @@ def _load(size: str) -> _Loaded:
                 raise ModelError(str(e)) from e
             threads = _threads()
             llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
+            if not _models:
+                atexit.register(_close_all)
             _models[size] = _Loaded(llm)
         return _models[size]
+
+
+def _close_all() -> None:
+    """Free the models while the interpreter is intact: llama_cpp's own `__del__` runs too late
+    at exit and prints a TypeError traceback."""
+    for loaded in _models.values():
+        loaded.llm.close()
+    _models.clear()
 
 
 def _threads() -> int:
