@@ -70,13 +70,60 @@ EXAMPLES = (
         "0.882081",
     ),
     Example(
-        "y' = -3y + cos(t), y(0) = 2. Find y(1.5). "
+        "Solve the initial-value problem y' = -3y + cos(t), y(0) = 2. Find y(1.5). "
         "Give the answer as a decimal number to 6 significant digits.",
         "import numpy as np\nfrom scipy.integrate import solve_ivp\n"
         "sol = solve_ivp(lambda t, y: -3*y + np.cos(t), (0, 1.5), [2], rtol=1e-10, atol=1e-12)\n"
         'print(f"{sol.y[0, -1]:.6g}")',
         "0.139856",
         "0.139856",
+    ),
+    Example(
+        "Solve y'' + 2y' + 5y = 0 with y(0) = 1, y'(0) = 0. Find y(2). "
+        "Give the answer as a decimal number to 6 significant digits.",
+        "from scipy.integrate import solve_ivp\n"
+        "# y'' = -2y' - 5y as a first-order system in u = [y, y']\n"
+        "sol = solve_ivp(lambda t, u: [u[1], -2*u[1] - 5*u[0]], (0, 2), [1, 0], "
+        "rtol=1e-10, atol=1e-12)\n"
+        'print(f"{sol.y[0, -1]:.6g}")',
+        "-0.139672",
+        "-0.139672",
+    ),
+    Example(
+        "What is the smallest value of x^4 - 5x^2 + 3x for real x? "
+        "Give it as a decimal number to 6 significant digits.",
+        'import sympy as sp\nx = sp.symbols("x")\nf = x**4 - 5*x**2 + 3*x\n'
+        "points = sp.solve(sp.diff(f, x), x)\n"
+        "# complex() evaluates a sympy value numerically; keep the real ones\n"
+        "values = [complex(f.subs(x, p)) for p in points]\n"
+        'print(f"{min(v.real for v in values if abs(v.imag) < 1e-9):.6g}")',
+        "-11.2003",
+        "-11.2003",
+    ),
+    Example(
+        "Find w + y if w + 2x - y + z = -2, 3w - x + 2z = 9, -w + x + 4y - z = 8 and "
+        "2w + y - 3z = 4. Answer with the integer only.",
+        'import sympy as sp\nw, x, y, z = sp.symbols("w x y z")\n'
+        "equations = [sp.Eq(w + 2*x - y + z, -2), sp.Eq(3*w - x + 2*z, 9),\n"
+        "             sp.Eq(-w + x + 4*y - z, 8), sp.Eq(2*w + y - 3*z, 4)]\n"
+        "sol = sp.solve(equations, [w, x, y, z])\nprint(sol, sol[w] + sol[y])",
+        "{w: 2, x: -1, y: 3, z: 1} 5",
+        "5",
+    ),
+    Example(
+        "What is 123^4567 mod 1009? Answer with the integer only.",
+        "print(pow(123, 4567, 1009))",
+        "98",
+        "98",
+    ),
+    Example(
+        "Which smallest positive x leaves remainder 2 when divided by 5, 3 when divided by 7 "
+        "and 4 when divided by 11? Answer with the integer only.",
+        "from sympy.ntheory.modular import crt\n"
+        "# crt(moduli, remainders) -> (x, product of moduli)\n"
+        "print(crt([5, 7, 11], [2, 3, 4]))",
+        "(367, 385)",
+        "367",
     ),
     Example(
         'Convert "Blue sky Over the hills" to camelCase (first word all lowercase).',
