@@ -90,8 +90,8 @@ EXAMPLES = (
         "-0.139672",
     ),
     Example(
-        "What is the smallest value of x^4 - 5x^2 + 3x for real x? "
-        "Give it as a decimal number to 6 significant digits.",
+        "Find the minimum value of f(x) = x^4 - 5x^2 + 3x over all real x. "
+        "Give the answer as a decimal number to 6 significant digits.",
         'import sympy as sp\nx = sp.symbols("x")\nf = x**4 - 5*x**2 + 3*x\n'
         "points = sp.solve(sp.diff(f, x), x)\n"
         "# complex() evaluates a sympy value numerically; keep the real ones\n"

@@ -24,8 +24,11 @@ from agent.usage import CallUsage
 
 N_CTX = 8192
 CODE_START = "```python\n"
-# Greedy decoding often writes the very code that just failed again (4 of 7 failures on a
-# 24-task equations dev set went to the retry limit that way); then we sample another fix.
+# After a failed run the model first explains the error ("The error ..." starts its answer), then
+# writes the fix. Greedy decoding straight into code often repeats the code that just failed (4 of
+# 7 failures on a 24-task equations dev set went to the retry limit that way). An answer without
+# new code is tried again as code, greedy and then sampled.
+EXPLAIN_START = "The error"
 RESAMPLE_TEMPERATURE = 0.7
 RESAMPLES = 2
 
@@ -143,33 +146,34 @@ class LocalModel:
         prefix = ""
         if code_execution and self.prefill and must_write_code(history):
             prefix = CODE_START
-        previous_code = _last_code(history) if prefix else None
-        with loaded.lock:
-            turn = self._generate(
-                loaded.llm, prompt, prefix, code_execution, options, on_text, options.temperature
-            )
-            for seed in range(RESAMPLES):
-                if previous_code is None or (turn.code or "").strip() != previous_code:
-                    break
-                again = self._generate(
+        previous = _last_run(history) if prefix else None
+        if previous is None:
+            with loaded.lock:
+                return self._generate(
                     loaded.llm,
                     prompt,
                     prefix,
                     code_execution,
                     options,
-                    None,
-                    max(options.temperature, RESAMPLE_TEMPERATURE),
-                    seed,
+                    on_text,
+                    options.temperature,
                 )
-                output = turn.usage.output_tokens + again.usage.output_tokens
-                turn = again.model_copy(
-                    update={
-                        "usage": CallUsage(
-                            prompt_tokens=again.usage.prompt_tokens, output_tokens=output
-                        )
-                    }
+        code, failed = previous
+        greedy, hotter = options.temperature, max(options.temperature, RESAMPLE_TEMPERATURE)
+        attempts = [(EXPLAIN_START, greedy, None)] if failed else []
+        attempts += [(CODE_START, greedy, None)]
+        attempts += [(CODE_START, hotter, seed) for seed in range(RESAMPLES)]
+        output_tokens = 0
+        with loaded.lock:
+            for start, temperature, seed in attempts:
+                turn = self._generate(
+                    loaded.llm, prompt, start, code_execution, options, None, temperature, seed
                 )
-            return turn
+                output_tokens += turn.usage.output_tokens
+                if turn.code is not None and turn.code.strip() != code:
+                    break
+        usage = CallUsage(prompt_tokens=turn.usage.prompt_tokens, output_tokens=output_tokens)
+        return turn.model_copy(update={"usage": usage})
 
     def _generate(
         self,
@@ -246,8 +250,8 @@ class LocalModel:
 
 def must_write_code(history: list[Message]) -> bool:
     """True when the next answer has to be code: nothing has run yet in this solve, or the last
-    run failed or printed nothing. Measured on the 1.5B: after a traceback it answered a guess
-    ("Final answer: 0.000000") instead of fixing the code in 4 of 7 benchmark failures.
+    run failed or printed nothing. Without this the 1.5B answered with a guess or a derivation
+    right after a traceback in 3 of its 7 misses on a 20-task equations sample.
     The loop's retry limit still applies: it turns code execution off after repeated failures."""
     if not any(m.role == "model" for m in history):
         return True
@@ -262,12 +266,14 @@ def must_write_code(history: list[Message]) -> bool:
     return False
 
 
-def _last_code(history: list[Message]) -> str | None:
-    """The code of the run the model is answering, if the history ends with one."""
+def _last_run(history: list[Message]) -> tuple[str, bool] | None:
+    """(code, failed) of the run the model is answering, if the history ends with one."""
     if not history or history[-1].role != "model":
         return None
-    codes = [p.code.strip() for p in history[-1].parts if isinstance(p, CodePart)]
-    return codes[-1] if codes else None
+    runs = [p for p in history[-1].parts if isinstance(p, CodePart | ResultPart)]
+    if len(runs) < 2 or not isinstance(runs[-2], CodePart) or not isinstance(runs[-1], ResultPart):
+        return None
+    return runs[-2].code.strip(), runs[-1].outcome != "OUTCOME_OK"
 
 
 def _common_prefix(llm: Any, tokens: list[int]) -> int:

@@ -40,56 +40,84 @@ def test_a_new_user_turn_after_an_answer_is_free() -> None:
 
 
 class _FakeLlama:
-    """Just enough of llama_cpp.Llama: greedy decoding repeats `greedy`, sampling writes `sampled`."""
+    """Just enough of llama_cpp.Llama. `answers` maps how the prompt ends ("```python\n" or
+    "The error") and whether decoding is greedy to the text generated."""
 
-    def __init__(self, greedy: str, sampled: str) -> None:
-        self.greedy, self.sampled = greedy, sampled
-        self.calls: list[tuple[float, int | None]] = []
+    def __init__(self, answers: dict[tuple[str, bool], str]) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, float, int | None]] = []
         self.n_tokens = 0
         self._input_ids: list[int] = []
+        self._last_text = ""
 
     def tokenize(self, data: bytes, add_bos: bool = False, special: bool = True) -> list[int]:
+        self._last_text = data.decode()
         return list(range(len(data.split())))
 
     def create_completion(self, tokens, *, temperature: float, seed: int | None, **_):
-        self.calls.append((temperature, seed))
-        text = self.greedy if temperature == 0 else self.sampled
-        yield {"choices": [{"text": text, "finish_reason": None}]}
+        start = "The error" if self._last_text.endswith("The error") else "```python\n"
+        self.calls.append((start, temperature, seed))
+        yield {"choices": [{"text": self.answers[start, temperature == 0], "finish_reason": None}]}
 
 
-def _generate_after_failure(monkeypatch, fake: _FakeLlama):
+def _generate_after(
+    monkeypatch, fake: _FakeLlama, outcome: str = "OUTCOME_FAILED", output: str = "TypeError: x\n"
+):
     from agent.models import local
     from agent.models.base import GenerateOptions
 
     monkeypatch.setattr(local, "_load", lambda size: local._Loaded(fake))
-    failed = Message(
+    ran = Message(
         role="model",
         parts=[
             CodePart(code="print(solution[x])"),
-            ResultPart(outcome="OUTCOME_FAILED", output="TypeError: list indices\n"),
+            ResultPart(outcome=outcome, output=output),
         ],
     )
     model = local.LocalModel("1.5b", few_shot=False)
-    history = [Message.user("q"), failed]
+    history = [Message.user("q"), ran]
     return model.generate("sys", history, code_execution=True, options=GenerateOptions())
 
 
-def test_a_retry_that_repeats_the_failed_code_is_sampled_again(monkeypatch) -> None:
-    fake = _FakeLlama("print(solution[x])\n```\n", "print(solution[0][x])\n```\n")
-    turn = _generate_after_failure(monkeypatch, fake)
+SAME = "print(solution[x])\n```\n"
+FIXED = "print(solution[0][x])\n```\n"
+CODE, EXPLAIN = "```python\n", "The error"
+
+
+def test_after_a_failure_the_model_explains_the_error_then_fixes_it(monkeypatch) -> None:
+    fake = _FakeLlama({(EXPLAIN, True): " is a list.\n```python\n" + FIXED})
+    turn = _generate_after(monkeypatch, fake)
     assert turn.code == "print(solution[0][x])"
-    assert fake.calls == [(0.0, None), (0.7, 0)]
-    assert turn.usage.output_tokens == 4  # both generations are billed
+    assert turn.text.startswith("The error is a list.")
+    assert fake.calls == [(EXPLAIN, 0.0, None)]
 
 
-def test_resampling_gives_up_after_two_tries(monkeypatch) -> None:
-    fake = _FakeLlama("print(solution[x])\n```\n", "print(solution[x])\n```\n")
-    turn = _generate_after_failure(monkeypatch, fake)
+def test_the_same_failed_code_again_is_retried_as_code_then_sampled(monkeypatch) -> None:
+    explained_same = " x.\n```python\n" + SAME
+    fake = _FakeLlama({(EXPLAIN, True): explained_same, (CODE, True): SAME, (CODE, False): FIXED})
+    turn = _generate_after(monkeypatch, fake)
+    assert turn.code == "print(solution[0][x])"
+    assert fake.calls == [(EXPLAIN, 0.0, None), (CODE, 0.0, None), (CODE, 0.7, 0)]
+    assert turn.usage.output_tokens > len(FIXED.split())  # every generation is billed
+
+
+def test_it_gives_up_after_two_samples(monkeypatch) -> None:
+    fake = _FakeLlama(
+        {(EXPLAIN, True): " x.\n```python\n" + SAME, (CODE, True): SAME, (CODE, False): SAME}
+    )
+    turn = _generate_after(monkeypatch, fake)
     assert turn.code == "print(solution[x])"  # the loop's retry limit takes it from here
-    assert [seed for _, seed in fake.calls] == [None, 0, 1]
+    assert [seed for _, _, seed in fake.calls] == [None, None, 0, 1]
 
 
-def test_a_new_fix_from_greedy_decoding_is_kept(monkeypatch) -> None:
-    fake = _FakeLlama("print(solution[0][x])\n```\n", "unused\n```\n")
-    turn = _generate_after_failure(monkeypatch, fake)
-    assert turn.code == "print(solution[0][x])" and len(fake.calls) == 1
+def test_an_explanation_without_code_is_not_an_answer(monkeypatch) -> None:
+    fake = _FakeLlama({(EXPLAIN, True): " is odd. Final answer: 3", (CODE, True): FIXED})
+    turn = _generate_after(monkeypatch, fake)
+    assert turn.code == "print(solution[0][x])" and fake.calls[-1] == (CODE, 0.0, None)
+
+
+def test_after_a_silent_run_there_is_no_error_to_explain(monkeypatch) -> None:
+    fake = _FakeLlama({(CODE, True): SAME, (CODE, False): FIXED})
+    turn = _generate_after(monkeypatch, fake, outcome="OUTCOME_OK", output="")
+    assert turn.code == "print(solution[0][x])"
+    assert [start for start, _, _ in fake.calls] == [CODE, CODE]
