@@ -33,6 +33,8 @@ When the output gives the answer, reply with one line, copying the value exactly
 {ANSWER_LINE}
 """
 
+FILES_NOTE = "Files in the current directory (read them with code): "
+
 NO_CODE_PROMPT = f"""You are a careful problem solver. Think step by step, then end with one line:
 {ANSWER_LINE}
 """
@@ -187,9 +189,16 @@ def system_prompt(code_execution: bool, files: list[str] | None = None, extra: s
     if files:
         names = ", ".join(files)
         if code_execution:
-            prompt += f"\nFiles in the current directory (read them with code): {names}\n"
+            prompt += f"\n{FILES_NOTE}{names}\n"
         else:
             prompt += f"\nFiles provided: {names}\n"
     if extra:
         prompt = extra.strip() + "\n\n" + prompt
     return prompt
+
+
+def split_files_note(system: str) -> tuple[str, str]:
+    """(the system prompt without its files line, that line or ""): the local backend moves the
+    line into the question so the system prompt and worked examples stay a cached prefix."""
+    base, sep, rest = system.partition("\n" + FILES_NOTE)
+    return (base, FILES_NOTE + rest.strip() + "\n") if sep else (system, "")

@@ -18,8 +18,8 @@ from typing import Any
 
 from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
-from agent.parts import CodePart, Message, ResultPart
-from agent.prompts import few_shot_messages
+from agent.parts import CodePart, Message, ResultPart, TextPart
+from agent.prompts import few_shot_messages, split_files_note
 from agent.usage import CallUsage
 
 N_CTX = 8192
@@ -142,7 +142,8 @@ class LocalModel:
     ) -> ModelTurn:
         loaded = _load(self.size)
         shots = few_shot_messages() if code_execution and self.few_shot else []
-        prompt = render_chatml(system, shots + history)
+        system, files_note = split_files_note(system)
+        prompt = render_chatml(system, shots + _with_note(history, files_note))
         prefix = ""
         if code_execution and self.prefill and must_write_code(history):
             prefix = CODE_START
@@ -264,6 +265,17 @@ def must_write_code(history: list[Message]) -> bool:
         if part.kind != "image":  # figures follow their run's result
             return False
     return False
+
+
+def _with_note(history: list[Message], note: str) -> list[Message]:
+    """`note` put at the start of the first user message (a new list; `history` is untouched)."""
+    if not note:
+        return history
+    for i, message in enumerate(history):
+        if message.role == "user":
+            first = Message(role="user", parts=[TextPart(text=note), *message.parts])
+            return [*history[:i], first, *history[i + 1 :]]
+    return history
 
 
 def _last_run(history: list[Message]) -> tuple[str, bool] | None:

@@ -49,9 +49,12 @@ class _FakeLlama:
         self.n_tokens = 0
         self._input_ids: list[int] = []
         self._last_text = ""
+        self.prompts: list[str] = []
 
     def tokenize(self, data: bytes, add_bos: bool = False, special: bool = True) -> list[int]:
         self._last_text = data.decode()
+        if "<|im_start|>" in self._last_text:
+            self.prompts.append(self._last_text)
         return list(range(len(data.split())))
 
     def create_completion(self, tokens, *, temperature: float, seed: int | None, **_):
@@ -121,3 +124,27 @@ def test_after_a_silent_run_there_is_no_error_to_explain(monkeypatch) -> None:
     turn = _generate_after(monkeypatch, fake, outcome="OUTCOME_OK", output="")
     assert turn.code == "print(solution[0][x])"
     assert [start for start, _, _ in fake.calls] == [CODE, CODE]
+
+
+def test_files_line_moves_into_the_question_so_the_examples_stay_cached(monkeypatch) -> None:
+    from agent.models import local
+    from agent.models.base import GenerateOptions
+    from agent.prompts import system_prompt
+
+    fake = _FakeLlama({(CODE, True): "print(1)\n```\n"})
+    monkeypatch.setattr(local, "_load", lambda size: local._Loaded(fake))
+    model = local.LocalModel("1.5b")
+    question = [Message.user("Sum the amounts in sales.csv.")]
+    for files in ([], ["sales.csv"]):
+        model.generate(
+            system_prompt(True, files), question, code_execution=True, options=GenerateOptions()
+        )
+    plain, with_files = fake.prompts
+    shared = plain[: plain.rindex("<|im_start|>user")]  # system prompt + every worked example
+    assert with_files.startswith(shared)
+    rest = with_files[len(shared) :]
+    assert rest.startswith(
+        "<|im_start|>user\nFiles in the current directory (read them with code): sales.csv\n"
+        "Sum the amounts in sales.csv.<|im_end|>"
+    )
+    assert question[0].parts[0].text == "Sum the amounts in sales.csv."  # caller's copy untouched
