@@ -144,31 +144,26 @@ class LocalModel:
         shots = few_shot_messages() if code_execution and self.few_shot else []
         system, files_note = split_files_note(system)
         prompt = render_chatml(system, shots + _with_note(history, files_note))
-        prefix = ""
-        if code_execution and self.prefill and must_write_code(history):
-            prefix = CODE_START
-        previous = _last_run(history) if prefix else None
-        if previous is None:
+        if not (code_execution and self.prefill and must_write_code(history)):
             with loaded.lock:
                 return self._generate(
-                    loaded.llm,
-                    prompt,
-                    prefix,
-                    code_execution,
-                    options,
-                    on_text,
-                    options.temperature,
+                    loaded.llm, prompt, "", code_execution, options, on_text, options.temperature
                 )
-        code, failed = previous
-        greedy, hotter = options.temperature, max(options.temperature, RESAMPLE_TEMPERATURE)
-        attempts = [(EXPLAIN_START, greedy, None)] if failed else []
-        attempts += [(CODE_START, greedy, None)]
-        attempts += [(CODE_START, hotter, seed) for seed in range(RESAMPLES)]
+        run = _last_run(history)
+        if run is None:  # the first answer of a solve
+            attempts = [(CODE_START, options.temperature, None)]
+            code, sink = None, on_text
+        else:  # a retry: these answers are not streamed, as all but one are thrown away
+            greedy, hotter = options.temperature, max(options.temperature, RESAMPLE_TEMPERATURE)
+            attempts = [(EXPLAIN_START, greedy, None)] if _failed(run[1]) else []
+            attempts += [(CODE_START, greedy, None)]
+            attempts += [(CODE_START, hotter, seed) for seed in range(RESAMPLES)]
+            code, sink = run[0].code.strip(), None
         output_tokens = 0
         with loaded.lock:
             for start, temperature, seed in attempts:
                 turn = self._generate(
-                    loaded.llm, prompt, start, code_execution, options, None, temperature, seed
+                    loaded.llm, prompt, start, code_execution, options, sink, temperature, seed
                 )
                 output_tokens += turn.usage.output_tokens
                 if turn.code is not None and turn.code.strip() != code:
@@ -256,15 +251,22 @@ def must_write_code(history: list[Message]) -> bool:
     The loop's retry limit still applies: it turns code execution off after repeated failures."""
     if not any(m.role == "model" for m in history):
         return True
-    last = history[-1]
-    if last.role != "model":
-        return False
-    for part in reversed(last.parts):
-        if isinstance(part, ResultPart):
-            return part.outcome != "OUTCOME_OK" or not part.output.strip()
-        if part.kind != "image":  # figures follow their run's result
-            return False
-    return False
+    run = _last_run(history)
+    return run is not None and (_failed(run[1]) or not run[1].output.strip())
+
+
+def _last_run(history: list[Message]) -> tuple[CodePart, ResultPart] | None:
+    """The code and result the history ends with (figures after the result aside), if any."""
+    if not history or history[-1].role != "model":
+        return None
+    parts = [p for p in history[-1].parts if p.kind != "image"]
+    if len(parts) >= 2 and isinstance(parts[-2], CodePart) and isinstance(parts[-1], ResultPart):
+        return parts[-2], parts[-1]
+    return None
+
+
+def _failed(result: ResultPart) -> bool:
+    return result.outcome != "OUTCOME_OK"
 
 
 def _with_note(history: list[Message], note: str) -> list[Message]:
@@ -276,16 +278,6 @@ def _with_note(history: list[Message], note: str) -> list[Message]:
             first = Message(role="user", parts=[TextPart(text=note), *message.parts])
             return [*history[:i], first, *history[i + 1 :]]
     return history
-
-
-def _last_run(history: list[Message]) -> tuple[str, bool] | None:
-    """(code, failed) of the run the model is answering, if the history ends with one."""
-    if not history or history[-1].role != "model":
-        return None
-    runs = [p for p in history[-1].parts if isinstance(p, CodePart | ResultPart)]
-    if len(runs) < 2 or not isinstance(runs[-2], CodePart) or not isinstance(runs[-1], ResultPart):
-        return None
-    return runs[-2].code.strip(), runs[-1].outcome != "OUTCOME_OK"
 
 
 def _common_prefix(llm: Any, tokens: list[int]) -> int:
