@@ -28,7 +28,7 @@ from rich.progress import (
 from benchmarks.execute import Job, Raw, failed, run_ray, run_threads
 from benchmarks.results_file import ResultsFile
 from benchmarks.scoring import score
-from benchmarks.tasks import Task, TaskFileError, load_suite, select, task_files
+from benchmarks.tasks import Task, TaskFileError, ids_in, load_suite, select, task_files
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,7 +42,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--offset", type=int, default=0, help="skip the first N (selected) tasks")
     p.add_argument("--category", help="only these categories (comma-separated)")
     p.add_argument("--sample", type=int, help="a random sample of N tasks (stable for a seed)")
-    p.add_argument("--seed", type=int, default=0, help="seed for --sample")
+    p.add_argument(
+        "--per-category",
+        type=int,
+        metavar="N",
+        help="a stratified random sample: N tasks of each category (stable for a seed)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for --sample and --per-category")
+    p.add_argument(
+        "--exclude",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="JSONL",
+        help="leave out the task ids in this task or results file (repeatable), e.g. the tasks "
+        "a prompt was tuned on",
+    )
     p.add_argument("--concurrency", type=int, default=1, help="tasks solved at once")
     p.add_argument(
         "--out", type=Path, help="results JSONL (default results/<suite>-<model>-<mode>.jsonl)"
@@ -117,7 +132,14 @@ def build_jobs(
 
 def run(args: argparse.Namespace, console: Console) -> int:
     tasks = select(
-        load_suite(args.suite), args.category, args.sample, args.seed, args.offset, args.limit
+        load_suite(args.suite),
+        args.category,
+        args.sample,
+        args.seed,
+        args.offset,
+        args.limit,
+        exclude=ids_in(args.exclude),
+        per_category=args.per_category,
     )
     out_path = args.out or default_out(args.suite, args.model, args.code_execution)
     out = ResultsFile(

@@ -66,6 +66,38 @@ def load_suite(suite: str) -> list[Task]:
     return read_tasks(path, suite if suite in BUILTIN else path.stem)
 
 
+def ids_in(paths: list[Path]) -> set[str]:
+    """The task ids named in JSONL files: task files or results files (both carry "id")."""
+    ids: set[str] = set()
+    for path in paths:
+        if not path.is_file():
+            raise TaskFileError(f"{path}: no such file")
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    ids.add(str(json.loads(line)["id"]))
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise TaskFileError(
+                        f'{path}:{number}: not a JSON object with an "id"'
+                    ) from None
+    return ids
+
+
+def stratified(tasks: list[Task], per_category: int, seed: int) -> list[Task]:
+    """At most `per_category` tasks of each category, drawn stably for the seed, in file order."""
+    rng = random.Random(seed)
+    by_category: dict[str, list[int]] = {}
+    for i, task in enumerate(tasks):
+        by_category.setdefault(task.get("category", ""), []).append(i)
+    keep: set[int] = set()
+    for name in sorted(by_category):
+        indices = by_category[name]
+        keep.update(rng.sample(indices, min(per_category, len(indices))))
+    return [t for i, t in enumerate(tasks) if i in keep]
+
+
 def select(
     tasks: list[Task],
     category: str | None = None,
@@ -73,11 +105,18 @@ def select(
     seed: int = 0,
     offset: int = 0,
     limit: int | None = None,
+    exclude: set[str] | None = None,
+    per_category: int | None = None,
 ) -> list[Task]:
-    """Filter by category, draw a stable random sample (kept in file order), then offset/limit."""
+    """Drop excluded ids, filter by category, draw a stable random sample (kept in file order),
+    then offset/limit."""
+    if exclude:
+        tasks = [t for t in tasks if t["id"] not in exclude]
     if category:
         wanted = {c.strip() for c in category.split(",")}
         tasks = [t for t in tasks if t.get("category") in wanted]
+    if per_category is not None:
+        tasks = stratified(tasks, per_category, seed)
     if sample is not None and sample < len(tasks):
         keep = set(random.Random(seed).sample(range(len(tasks)), sample))
         tasks = [t for i, t in enumerate(tasks) if i in keep]

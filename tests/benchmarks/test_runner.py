@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from benchmarks.__main__ import main as bench_main
 from benchmarks.runner import default_out, main
-from benchmarks.tasks import load_suite, select
+from benchmarks.tasks import ids_in, load_suite, select
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -221,6 +222,34 @@ def test_selection_category_sample_offset_limit() -> None:
     assert [t["id"] for t in select(tasks, offset=5, limit=3)] == [t["id"] for t in tasks[5:8]]
     both = load_suite("all")
     assert {t["suite"] for t in both} == {"equations", "text"}
+
+
+def test_exclude_leaves_out_tuned_on_tasks_before_sampling(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tasks = load_suite("equations")
+    seen = tmp_path / "seen.jsonl"
+    seen.write_text(
+        "".join(json.dumps({"id": t["id"], "correct": True}) + "\n" for t in tasks[:100])
+    )
+    fresh = select(tasks, sample=20, seed=4, exclude=ids_in([seen]))
+    assert len(fresh) == 20
+    assert not {t["id"] for t in fresh} & {t["id"] for t in tasks[:100]}
+    strata = select(tasks, per_category=3, seed=4, exclude=ids_in([seen]))
+    assert not {t["id"] for t in strata} & {t["id"] for t in tasks[:100]}
+    left = Counter(t["category"] for t in tasks[100:])
+    assert Counter(t["category"] for t in strata) == {c: min(3, n) for c, n in left.items()}
+    assert strata == select(tasks, per_category=3, seed=4, exclude=ids_in([seen]))
+    assert strata != select(tasks, per_category=3, seed=5, exclude=ids_in([seen]))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "no id"}\n')
+    out = str(tmp_path / "o.jsonl")
+    assert main(["--suite", "equations", "--exclude", str(bad), "--out", out]) == 2
+    assert "bad.jsonl:1" in capsys.readouterr().err
+    assert (
+        main(["--suite", "equations", "--exclude", str(tmp_path / "nope.jsonl"), "--out", out]) == 2
+    )
+    assert not Path(out).exists()
 
 
 def test_default_out_names_suite_model_and_mode() -> None:
