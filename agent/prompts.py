@@ -92,6 +92,15 @@ EXAMPLES = (
         "-0.139672",
     ),
     Example(
+        "Solve the initial-value problem y' = 2y - 6, y(0) = 5. Give y(t) as an explicit "
+        "expression in t.",
+        'import sympy as sp\nt = sp.symbols("t")\ny = sp.Function("y")\n'
+        "# ics= applies the initial condition, so no constant C1 is left\n"
+        "print(sp.dsolve(sp.Eq(y(t).diff(t), 2*y(t) - 6), y(t), ics={y(0): 5}))",
+        "Eq(y(t), 2*exp(2*t) + 3)",
+        "2*exp(2*t) + 3",
+    ),
+    Example(
         "Find the minimum value of f(x) = x^4 - 5x^2 + 3x over all real x. "
         "Give the answer as a decimal number to 6 significant digits.",
         'import sympy as sp\nx = sp.symbols("x")\nf = x**4 - 5*x**2 + 3*x\n'
@@ -101,6 +110,16 @@ EXAMPLES = (
         'print(f"{min(v.real for v in values if abs(v.imag) < 1e-9):.6g}")',
         "-11.2003",
         "-11.2003",
+    ),
+    Example(
+        "Find the minimum value of g(x, y) = 3x^2 + 2xy + 4y^2 - 6x + 8y over all real x and y. "
+        "Give the answer as a decimal number to 6 significant digits.",
+        'import sympy as sp\nx, y = sp.symbols("x y")\ng = 3*x**2 + 2*x*y + 4*y**2 - 6*x + 8*y\n'
+        "# dict=True: a list of solutions, each a dict that g.subs() accepts\n"
+        "points = sp.solve([sp.diff(g, x), sp.diff(g, y)], [x, y], dict=True)\n"
+        'print(points, [f"{float(g.subs(p)):.6g}" for p in points])',
+        "[{x: 16/11, y: -15/11}] ['-9.81818']",
+        "-9.81818",
     ),
     Example(
         "Find w + y if w + 2x - y + z = -2, 3w - x + 2z = 9, -w + x + 4y - z = 8 and "
@@ -155,6 +174,14 @@ EXAMPLES = (
         "print(sp.solve(sp.Eq((sam + 3) + (ben + 3), 41), ben))",
         "[15]",
         "15",
+    ),
+    Example(
+        "A cafe is open 11 hours on weekdays and 7 hours on Saturdays and Sundays. "
+        "How many hours is it open in 3 full weeks? Answer with the integer only.",
+        "weeks = 3\n# every week has 5 weekdays and 2 weekend days\n"
+        "print((11 * 5 + 7 * 2) * weeks)",
+        "207",
+        "207",
     ),
     Example(
         "A recipe for 30 muffins uses 450 g of sugar. Mia wants to bake 200 muffins. Sugar is "
