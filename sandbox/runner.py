@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import builtins
 import io
 import json
@@ -29,6 +30,16 @@ def clip(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + f"\n[truncated: {len(text) - limit} characters dropped]"
+
+
+def split_last_expression(code: str) -> tuple[ast.Module, ast.Expression | None]:
+    """Like a notebook cell: a bare expression on the last line has its value shown, so
+    `len(text)` as the last line prints the count (a trailing `;` keeps it quiet)."""
+    tree = ast.parse(code, CODE_FILENAME)
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr) or code.rstrip().endswith(";"):
+        return tree, None
+    last = tree.body.pop()
+    return tree, ast.Expression(last.value)
 
 
 _WARM_UP = """
@@ -183,8 +194,14 @@ class Runner:
         try:
             self._set_cpu_limit()
             linecache.cache[CODE_FILENAME] = (len(code), None, code.splitlines(True), CODE_FILENAME)
-            compiled = compile(code, CODE_FILENAME, "exec", dont_inherit=True)
-            exec(compiled, self.namespace)
+            body, last = split_last_expression(code)
+            exec(compile(body, CODE_FILENAME, "exec", dont_inherit=True), self.namespace)
+            if last is not None:
+                value = eval(
+                    compile(last, CODE_FILENAME, "eval", dont_inherit=True), self.namespace
+                )
+                if value is not None:
+                    print(repr(value))
         except SystemExit as e:
             if e.code not in (None, 0):
                 verdict, error = "runtime_error", _error(e)

@@ -22,6 +22,18 @@ def test_state_persists_across_runs(sb: Sandbox) -> None:
     assert r.error is None
 
 
+def test_a_bare_last_expression_shows_its_value_like_a_notebook(sb: Sandbox) -> None:
+    r = sb.run('text = "a b  c"\nlen(text.split())')
+    assert (r.verdict, r.stdout) == ("ok", "3\n")
+    assert sb.run("{'k': [1, 2]}").stdout == "{'k': [1, 2]}\n"
+    assert sb.run("len(text);").stdout == ""  # a trailing ; keeps it quiet
+    assert sb.run("print('once')").stdout == "once\n"  # None is not shown
+    assert sb.run("n = 5\nn + 1\nn * 2").stdout == "10\n"  # only the last line
+    r = sb.run("x = 1\nx / 0")
+    assert r.error is not None and r.error.name == "ZeroDivisionError"
+    assert 'File "<code>", line 2, in <module>' in r.error.traceback
+
+
 def test_sessions_do_not_share_state() -> None:
     with Sandbox() as a, Sandbox() as b:
         a.run("secret_value = 1\nimport json\njson.dumps = None")
