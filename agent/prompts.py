@@ -27,8 +27,12 @@ blocks.
 - Put the exact text and numbers from the question into the code.
 - Letters and words: str.count, len, split. Exact maths: sympy. Numbers: scipy, numpy. \
 Dates: datetime. Files: pandas or open().
-- Initial-value problems: scipy solve_ivp when a value such as y(2) is asked; sympy \
+- Initial-value problems: scipy solve_ivp when a value such as y(2) is asked, its right-hand \
+side a plain lambda t, y: ... written with numpy (never a sympy expression), with \
+rtol=1e-10, atol=1e-12; sympy \
 dsolve(..., ics={{y(0): value}}) only when a formula for y(t) is asked.
+- Word problems: one variable per quantity in the question, every quantity used, converted to \
+the unit the question asks for.
 - Print the result rounded as the question asks.
 - If the output shows an error, fix the code and run it again.
 When the output gives the answer, reply with one line, copying the value exactly from the output:
@@ -125,10 +129,11 @@ EXAMPLES = (
         "5",
     ),
     Example(
-        "What is 123^4567 mod 1009? Answer with the integer only.",
-        "print(pow(123, 4567, 1009))",
-        "98",
-        "98",
+        "Compute (123^4567 + 45^678 * 9) mod 1009. Answer with the integer only.",
+        "m = 1009\n# pow(base, exponent, m) for each power, then % m of the whole expression\n"
+        "print((pow(123, 4567, m) + pow(45, 678, m) * 9) % m)",
+        "805",
+        "805",
     ),
     Example(
         "Which smallest positive x leaves remainder 2 when divided by 5, 3 when divided by 7 "
@@ -169,12 +174,23 @@ EXAMPLES = (
         "15",
     ),
     Example(
-        "A cafe is open 11 hours on weekdays and 7 hours on Saturdays and Sundays. "
-        "How many hours is it open in 3 full weeks? Answer with the integer only.",
-        "weeks = 3\n# every week has 5 weekdays and 2 weekend days\n"
-        "print((11 * 5 + 7 * 2) * weeks)",
-        "207",
-        "207",
+        "A bakery bakes 40 loaves per hour on weekdays and 25 loaves per hour on Saturdays and "
+        "Sundays, baking 6 hours every day. How many loaves does it bake in 3 full weeks? "
+        "Answer with the integer only.",
+        "per_hour_weekday, per_hour_weekend, hours_per_day, weeks = 40, 25, 6, 3\n"
+        "# every week has 5 weekdays and 2 weekend days\n"
+        "per_week = (per_hour_weekday * 5 + per_hour_weekend * 2) * hours_per_day\n"
+        "print(per_week * weeks)",
+        "4500",
+        "4500",
+    ),
+    Example(
+        "A bus travels 30 km at 40 km/h, waits 10 minutes, then travels 50 km at 60 km/h. "
+        "How many minutes does the whole trip take? Answer with the integer only.",
+        "# hours = km / (km/h); times 60 for minutes; the wait is already in minutes\n"
+        "minutes = 30 / 40 * 60 + 10 + 50 / 60 * 60\nprint(round(minutes))",
+        "105",
+        "105",
     ),
     Example(
         "A recipe for 30 muffins uses 450 g of sugar. Mia wants to bake 200 muffins. Sugar is "
