@@ -220,6 +220,15 @@ def few_shot_messages() -> list[Message]:
     return messages
 
 
+def worked_examples(code_execution: bool, history: list[Message]) -> list[Message]:
+    """The few-shot turns to put before `history`: with code execution, and also after the loop
+    switched it off at the retry limit. The solve's earlier turns followed the examples; dropping
+    them for the last answer changed the conversation and, for the local model, lost the KV cache
+    of the examples (the next solve then re-read ~2,800 prompt tokens: +85 s on 2 cores)."""
+    ran_code = any(isinstance(p, CodePart) for m in history for p in m.parts)
+    return few_shot_messages() if code_execution or ran_code else []
+
+
 def system_prompt(code_execution: bool, files: list[str] | None = None, extra: str = "") -> str:
     prompt = CODE_EXECUTION_PROMPT if code_execution else NO_CODE_PROMPT
     if files:

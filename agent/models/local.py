@@ -19,7 +19,7 @@ from typing import Any
 from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
 from agent.parts import CodePart, Message, ResultPart, TextPart
-from agent.prompts import few_shot_messages, split_files_note
+from agent.prompts import split_files_note, worked_examples
 from agent.usage import CallUsage
 
 N_CTX = 8192
@@ -141,7 +141,7 @@ class LocalModel:
         on_text: TextSink | None = None,
     ) -> ModelTurn:
         loaded = _load(self.size)
-        shots = few_shot_messages() if code_execution and self.few_shot else []
+        shots = worked_examples(code_execution, history) if self.few_shot else []
         system, files_note = split_files_note(system)
         prompt = render_chatml(system, shots + _with_note(history, files_note))
         if not (code_execution and self.prefill and must_write_code(history)):

@@ -24,7 +24,7 @@ from agent.parts import (
     ResultPart,
     TextPart,
 )
-from agent.prompts import few_shot_messages
+from agent.prompts import worked_examples
 from agent.usage import CallUsage
 
 RUN_PYTHON = run_python.NAME
@@ -94,7 +94,7 @@ class OpenAIModel:
         if native:
             messages += render_tool_messages(history)
         else:
-            shots = few_shot_messages() if code_execution and self.few_shot else []
+            shots = worked_examples(code_execution, history) if self.few_shot else []
             messages += render_history(shots + history)
         tools = [_to_openai_tool(d) for d in options.function_declarations]
         if native:

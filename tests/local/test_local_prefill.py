@@ -148,3 +148,24 @@ def test_files_line_moves_into_the_question_so_the_examples_stay_cached(monkeypa
         "Sum the amounts in sales.csv.<|im_end|>"
     )
     assert question[0].parts[0].text == "Sum the amounts in sales.csv."  # caller's copy untouched
+
+
+def test_the_last_answer_after_the_retry_limit_keeps_the_worked_examples(monkeypatch) -> None:
+    """The loop turns code execution off after repeated failures; the examples stay in the
+    prompt so the conversation is unchanged and llama.cpp keeps their cached prefix."""
+    from agent.models import local
+    from agent.models.base import GenerateOptions
+
+    fake = _FakeLlama({(CODE, True): "print(1)\n```\n"})
+    monkeypatch.setattr(local, "_load", lambda size: local._Loaded(fake))
+    model = local.LocalModel("1.5b")
+    question = [Message.user("q")]
+    model.generate("sys", question, code_execution=True, options=GenerateOptions())
+    failed = [*question, _ran("OUTCOME_FAILED", "TypeError: x\n")]
+    model.generate("sys", failed, code_execution=False, options=GenerateOptions())
+    model.generate("sys", question, code_execution=False, options=GenerateOptions())
+    with_code, limit_reached, plain = fake.prompts
+    shared = with_code[: with_code.rindex("<|im_start|>user")]
+    assert shared.count("<|im_start|>user") >= 2  # the examples are there
+    assert limit_reached.startswith(shared)
+    assert not plain.startswith(shared)  # a solve without code execution never sees them

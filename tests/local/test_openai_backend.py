@@ -122,6 +122,19 @@ def test_few_shot_turns_come_before_the_question() -> None:
 
 
 @respx.mock
+def test_few_shot_turns_stay_for_the_answer_after_the_retry_limit() -> None:
+    route = respx.post(URL).respond(json=completion("Final answer: 3"))
+    options = GenerateOptions()
+    model(few_shot=True).generate("S", HISTORY, code_execution=False, options=options)
+    model(few_shot=True).generate("S", HISTORY[:1], code_execution=False, options=options)
+    shots = render_history(few_shot_messages())
+    assert sent(route, 0)["messages"][1 : 1 + len(shots)] == shots  # the solve ran code
+    assert sent(route, 1)["messages"][1:] == [
+        {"role": "user", "content": "How many r in strawberry?"}
+    ]
+
+
+@respx.mock
 def test_no_code_execution_sends_no_stop_and_ignores_code() -> None:
     route = respx.post(URL).respond(json=completion("```python\nprint(1)\n```\nFinal answer: 1"))
     turn = model().generate("S", HISTORY[:1], code_execution=False, options=GenerateOptions())
