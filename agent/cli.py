@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds for the whole solve (300)",
     )
+    solve.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="K",
+        help="solve K times (first greedy, then sampled) and answer with the majority (1)",
+    )
     sub.add_parser("serve", help="Gemini-compatible HTTP server (see `serve --help`)")
     sub.add_parser("mcp", help="MCP server on stdio with the run_python tool")
     return parser
@@ -108,7 +115,7 @@ def solve_command(args: argparse.Namespace) -> int:
         args.question = sys.stdin.read()
     if not args.question.strip():
         return _fail("the question is empty", EXIT_USAGE)
-    for name in ("max_steps", "timeout", "time_budget"):
+    for name in ("max_steps", "timeout", "time_budget", "samples"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             return _fail(f"--{name.replace('_', '-')} must be positive", EXIT_USAGE)
@@ -133,6 +140,7 @@ def solve_command(args: argparse.Namespace) -> int:
             max_retries=args.max_retries,
             time_budget_s=args.time_budget,
             sandbox_limits=limits,
+            samples=args.samples,
         )
     except MissingKeyError as exc:
         return _fail(str(exc), EXIT_KEY)
@@ -160,7 +168,7 @@ def solve_command(args: argparse.Namespace) -> int:
             view.finish(result)
     except OSError as exc:
         return _fail(f"cannot write to {args.out}: {exc}", EXIT_ERROR)
-    if result.finish_reason == "ERROR":
+    if result.finish_reason == "ERROR" or (result.error and not result.final_answer):
         return _fail(result.error or "the solve failed", EXIT_ERROR)
     return EXIT_OK
 

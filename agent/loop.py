@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.answer import answer_from_parts
+from agent.degenerate import is_degenerate, trim_loop
 from agent.events import Done, Event, PartDone, TextDelta
 from agent.files import (
     InputFile,
@@ -33,6 +34,7 @@ from agent.parts import CodePart, ImagePart, Message, Part, ResultPart, TextPart
 from agent.prompts import system_prompt
 from agent.result import OutputFile, SolveResult
 from agent.usage import CallUsage, Usage
+from agent.vote import Ballot, tally
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
 GENERATE_GRACE_S = 15.0  # how long past the time budget a model call may take before we leave it
@@ -42,6 +44,13 @@ CODE_DISABLED = (
     "code. Using what you have found so far, give your final answer now, as:\n"
     "Final answer: <the answer alone>"
 )
+CUT_OFF = (
+    "Your last answer was cut off at the length limit{why}, so it was not used. Do not repeat "
+    "yourself. If you need code, write one short ```python block; otherwise give your final "
+    "answer now, as:\nFinal answer: <the answer alone>"
+)
+CUT_OFF_RETRIES = 2  # asks after a cut-off or looping answer before the solve gives up
+SAMPLE_TEMPERATURE = 0.7
 
 Contents = str | list[Message]
 FileLike = str | Path | InputFile
@@ -54,6 +63,9 @@ class Agent:
     after which code execution is switched off and the model must answer. time_budget_s: wall
     clock per solve (model calls and code runs). sandbox_limits: a `sandbox.Limits`; its
     timeout_s is the per-run timeout (30 s by default). One Agent may run solves concurrently.
+    samples: self-consistency; K > 1 solves the question K times (the first greedily, the others
+    sampled at `sample_temperature`, first answers decoded as one batch where the backend can)
+    and answers with the majority of their results; the winner's parts are the result's parts.
     """
 
     def __init__(
@@ -67,6 +79,8 @@ class Agent:
         system_instruction: str | None = None,
         options: GenerateOptions | None = None,
         sandbox_limits: Any = None,  # sandbox.Limits
+        samples: int = 1,
+        sample_temperature: float = SAMPLE_TEMPERATURE,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -74,6 +88,10 @@ class Agent:
             raise ValueError("max_retries must be 0 or more")
         if time_budget_s <= 0:
             raise ValueError("time_budget_s must be positive")
+        if samples < 1:
+            raise ValueError("samples must be at least 1")
+        if not 0 < sample_temperature <= 2:
+            raise ValueError("sample_temperature must be in (0, 2]")
         self.model: Model = get_model(model) if isinstance(model, str) else model
         self.code_execution = code_execution
         self.max_retries = max_retries
@@ -83,6 +101,8 @@ class Agent:
         self.options = options or GenerateOptions()
         self.sandbox_limits = sandbox_limits
         self.run_timeout_s = float(getattr(sandbox_limits, "timeout_s", DEFAULT_RUN_TIMEOUT_S))
+        self.samples = samples
+        self.sample_temperature = sample_temperature
 
     def run(
         self, contents: Contents, files: Iterable[FileLike] = (), on_event: Any = None
@@ -115,12 +135,90 @@ class Agent:
         inputs = unique([load_input_file(f) for f in files] + files_from_messages(history))
         if not self.code_execution and inputs:
             history = inline_text_files(history, inputs)
+        if self.samples > 1:
+            return self._solve_sampled(history, inputs, stream_text)
         return self._solve(history, inputs, stream_text)
 
-    def _solve(
+    def _system(self, inputs: list[InputFile]) -> str:
+        return system_prompt(
+            self.code_execution, [f.name for f in inputs], self.system_instruction or ""
+        )
+
+    def _solve_sampled(
         self, history: list[Message], inputs: list[InputFile], stream_text: bool
     ) -> Generator[Event, None, None]:
+        """K solves, one answer: the majority of the answers that came out of a finished solve."""
         start = time.monotonic()
+        if self.code_execution:
+            _prewarm_sandbox()
+        try:
+            firsts = self._first_turns(self._system(inputs), history)
+        except ModelError as exc:
+            yield Done(SolveResult(finish_reason="ERROR", error=str(exc)))
+            return
+        results: list[SolveResult] = []
+        for turn in firsts:
+            budget = self.time_budget_s - (time.monotonic() - start)
+            if budget <= 0 and results:
+                break
+            chain = self._solve(list(history), inputs, False, first=turn, budget_s=budget)
+            results.extend(e.result for e in chain if isinstance(e, Done))
+        ballots = [
+            Ballot(r.final_answer, r.finish_reason == "STOP" and not r.error) for r in results
+        ]
+        count = tally(ballots)
+        won = results[count.winner if count.winner is not None else 0]
+        for part in won.parts:
+            if stream_text and isinstance(part, TextPart):
+                yield TextDelta(part.text)
+            yield PartDone(part)
+        yield Done(
+            won.model_copy(
+                update={
+                    "steps": sum(r.steps for r in results),
+                    "duration_s": time.monotonic() - start,
+                    "usage": Usage.of_samples([r.usage for r in results]),
+                    "samples": [r.final_answer for r in results],
+                    "votes": count.votes,
+                }
+            )
+        )
+
+    def _first_turns(self, system: str, history: list[Message]) -> list[ModelTurn]:
+        """The K first answers: one batch where the backend offers it, else K calls."""
+        batch = getattr(self.model, "generate_many", None)
+        if batch is not None:
+            turns: list[ModelTurn] = batch(
+                system,
+                history,
+                n=self.samples,
+                code_execution=self.code_execution,
+                options=self.options,
+                temperature=self.sample_temperature,
+            )
+            return turns
+        turns = []
+        for i in range(self.samples):
+            update = {} if i == 0 else {"temperature": self.sample_temperature, "seed": i}
+            options = self.options.model_copy(update=update)
+            turns.append(
+                self.model.generate(
+                    system, history, code_execution=self.code_execution, options=options
+                )
+            )
+        return turns
+
+    def _solve(
+        self,
+        history: list[Message],
+        inputs: list[InputFile],
+        stream_text: bool,
+        first: ModelTurn | None = None,
+        budget_s: float | None = None,
+    ) -> Generator[Event, None, None]:
+        """One solve. `first`: the first model turn, already generated (self-consistency)."""
+        start = time.monotonic()
+        budget = self.time_budget_s if budget_s is None else budget_s
         parts: list[Part] = []  # the model's parts, in order: the result's content
         calls: list[CallUsage] = []
         created: dict[str, None] = {}  # names of files the code created or changed
@@ -129,6 +227,7 @@ class Agent:
         failures = 0  # consecutive failed (or repeated) code runs
         last_code: str | None = None
         empty_turns = 0
+        cut_offs = 0
         code_on = self.code_execution
         finish, error = "STOP", None
         output_files: list[OutputFile] = []
@@ -136,11 +235,9 @@ class Agent:
         try:
             if code_on:
                 _prewarm_sandbox()  # its first start takes seconds: overlap it with the model
-            system = system_prompt(
-                self.code_execution, [f.name for f in inputs], self.system_instruction or ""
-            )
+            system = self._system(inputs)
             while True:
-                remaining = self.time_budget_s - (time.monotonic() - start)
+                remaining = budget - (time.monotonic() - start)
                 if steps >= self.max_steps:
                     finish = "MAX_STEPS"
                     break
@@ -154,14 +251,17 @@ class Agent:
                     timeout = min(options.timeout_s, max(10.0, math.ceil(remaining / 10) * 10))
                     options = options.model_copy(update={"timeout_s": timeout})
                 steps += 1
-                deadline = start + self.time_budget_s + GENERATE_GRACE_S
-                try:
-                    turn = yield from self._generate(
-                        system, history, code_on, options, stream_text, deadline
-                    )
-                except _OutOfTime:
-                    finish = "TIME_BUDGET"
-                    break
+                deadline = start + budget + GENERATE_GRACE_S
+                if first is not None:
+                    turn, first = first, None
+                else:
+                    try:
+                        turn = yield from self._generate(
+                            system, history, code_on, options, stream_text, deadline
+                        )
+                    except _OutOfTime:
+                        finish = "TIME_BUDGET"
+                        break
                 calls.append(turn.usage)
                 text, code = turn.text, turn.code if turn.code and turn.code.strip() else None
                 if code is not None and not code_on:  # code it may not run is just text
@@ -173,6 +273,10 @@ class Agent:
                     finish, error = "ERROR", "the model returned empty output twice in a row"
                     break
                 empty_turns = 0
+                cut_off = code is None and turn.finish_reason == "MAX_TOKENS"
+                if cut_off:  # a loop or an unclosed block: keep its start, never answer with it
+                    looped = is_degenerate(text)
+                    text = trim_loop(text)
 
                 message = Message(role="model", parts=[])
                 history.append(message)
@@ -188,7 +292,7 @@ class Agent:
                 if code is not None:
                     if sandbox is None:  # opened on first use: answers without code need none
                         sandbox = _open_sandbox(self.sandbox_limits, inputs)
-                    remaining = self.time_budget_s - (time.monotonic() - start)
+                    remaining = budget - (time.monotonic() - start)
                     result, images, changed = _execute(
                         sandbox, code, min(self.run_timeout_s, max(1.0, remaining)), figures + 1
                     )
@@ -208,8 +312,18 @@ class Agent:
                         parts.append(call)
                         yield PartDone(call)
                     break
+                if cut_off:
+                    if cut_offs < CUT_OFF_RETRIES:
+                        cut_offs += 1
+                        why = ", repeating itself" if looped else ""
+                        history.append(Message.user(CUT_OFF.format(why=why)))
+                        continue
+                    finish = "MAX_TOKENS"
+                    error = "the model's answer was cut off at the token limit" + (
+                        " (it kept repeating itself)" if looped else ""
+                    )
+                    break
                 if code is None:  # an answer
-                    finish = "MAX_TOKENS" if turn.finish_reason == "MAX_TOKENS" else "STOP"
                     break
                 if code_on and failures >= max(1, self.max_retries):
                     code_on = False
@@ -230,7 +344,7 @@ class Agent:
         yield Done(
             SolveResult(
                 parts=parts,
-                final_answer=answer_from_parts(parts),
+                final_answer="" if finish == "MAX_TOKENS" else answer_from_parts(parts),
                 steps=steps,
                 duration_s=time.monotonic() - start,
                 usage=Usage.from_calls(calls),

@@ -30,6 +30,8 @@ class SolveResult(BaseModel):
     finish_reason: str = "STOP"
     output_files: list[OutputFile] = Field(default_factory=list)
     error: str | None = None
+    samples: list[str] = Field(default_factory=list)  # each sampled solve's answer (samples > 1)
+    votes: int = 0  # how many of them agree with final_answer
 
     def to_gemini(self, include_output_files: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -46,6 +48,8 @@ class SolveResult(BaseModel):
         }
         if self.error is not None:
             out["error"] = self.error
+        if self.samples:
+            out["samples"] = {"answers": self.samples, "votes": self.votes}
         if include_output_files and self.output_files:
             out["outputFiles"] = [
                 {"name": f.name, "mimeType": f.mime_type, "size": f.size, "data": f.data_b64}

@@ -43,6 +43,15 @@ class Usage(BaseModel):
             tool_use_prompt_token_count=sum(max(0, c.prompt_tokens - first) for c in calls[1:]),
         )
 
+    @classmethod
+    def of_samples(cls, usages: list[Usage]) -> Usage:
+        """K solves of one prompt: the prompt once, everything generated and read after it."""
+        return cls(
+            prompt_token_count=max((u.prompt_token_count for u in usages), default=0),
+            candidates_token_count=sum(u.candidates_token_count for u in usages),
+            tool_use_prompt_token_count=sum(u.tool_use_prompt_token_count for u in usages),
+        )
+
     def to_gemini(self) -> dict[str, int]:
         return {
             "promptTokenCount": self.prompt_token_count,

@@ -29,6 +29,7 @@ def solve_task(
     time_budget_s: float,
     files: list[tuple[str, bytes]],
     max_steps: int = 10,
+    samples: int = 1,
 ) -> Raw:
     """Solve one question; what came out, or the error that stopped it."""
     start = time.monotonic()
@@ -43,6 +44,7 @@ def solve_task(
             code_execution=code_execution,
             time_budget_s=time_budget_s,
             max_steps=max_steps,
+            samples=samples,
         )
         return {
             "final_answer": r.final_answer,
@@ -51,9 +53,30 @@ def solve_task(
             "duration_s": round(r.duration_s, 3),
             "finish_reason": r.finish_reason,
             "error": r.error,
+            "samples": r.samples,
+            "transcript": transcript(r.parts),
         }
     except Exception as exc:  # recorded per task; the run goes on
         return failed(f"{type(exc).__name__}: {exc}", time.monotonic() - start)
+
+
+def transcript(parts: list[Any]) -> list[dict[str, Any]]:
+    """The solve's parts as Gemini JSON, figures reduced to their size (results stay small)."""
+    from agent.parts import part_to_gemini
+
+    out = []
+    for part in parts:
+        item = part_to_gemini(part)
+        if "inlineData" in item:
+            data = item["inlineData"].get("data", "")
+            item = {
+                "inlineData": {
+                    "mimeType": item["inlineData"].get("mimeType"),
+                    "bytes": len(data) * 3 // 4,
+                }
+            }
+        out.append(item)
+    return out
 
 
 def failed(error: str, duration_s: float = 0.0) -> Raw:

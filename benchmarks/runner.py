@@ -67,6 +67,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--task-timeout", type=float, default=300.0, help="time budget per task, s")
     p.add_argument("--max-steps", type=int, default=10, help="model calls per task at most")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="K",
+        help="self-consistency: K solves per task, the majority answer counts (1)",
+    )
     p.add_argument("--ray", metavar="ADDRESS", help="run the tasks on a Ray cluster (or 'auto')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -111,6 +118,8 @@ def make_record(task: Task, raw: Raw, model: str, code_execution: bool) -> dict[
         "duration_s": raw.get("duration_s"),
         "finish_reason": raw.get("finish_reason"),
         "error": raw.get("error"),
+        "samples": raw.get("samples") or [],
+        "transcript": raw.get("transcript") or [],
     }
 
 
@@ -126,7 +135,8 @@ def build_jobs(
             broken.append((t, failed(str(exc))))
             continue
         timeout, steps = args.task_timeout, args.max_steps
-        jobs.append((t, (t["question"], model, args.code_execution, timeout, files, steps)))
+        job = (t["question"], model, args.code_execution, timeout, files, steps, args.samples)
+        jobs.append((t, job))
     return jobs, broken
 
 
@@ -209,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and args.overwrite:
         console.print("[red]error[/]: --resume and --overwrite exclude each other")
         return 2
-    if args.concurrency < 1 or args.task_timeout <= 0 or args.max_steps < 1:
+    if args.concurrency < 1 or args.task_timeout <= 0 or args.max_steps < 1 or args.samples < 1:
         console.print(
-            "[red]error[/]: --concurrency and --max-steps must be >= 1, --task-timeout > 0"
+            "[red]error[/]: --concurrency, --max-steps and --samples must be >= 1, "
+            "--task-timeout > 0"
         )
         return 2
     try:

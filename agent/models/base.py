@@ -27,6 +27,7 @@ class GenerateOptions(BaseModel):
     temperature: float = 0.0
     max_output_tokens: int = 1024
     timeout_s: float = 120.0
+    seed: int | None = None  # for sampled generations (temperature > 0) that must differ
     # user-declared functions (Gemini `functionDeclarations` JSON), passed through to the model
     function_declarations: list[dict[str, Any]] = Field(default_factory=list)
 

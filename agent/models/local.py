@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.degenerate import is_degenerate
 from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
 from agent.parts import CodePart, Message, ResultPart, TextPart
 from agent.prompts import split_files_note, worked_examples
 from agent.usage import CallUsage
 
+log = logging.getLogger("codexec.local")
+
 N_CTX = 8192
+ASSISTANT_HEADER = "<|im_start|>assistant\n"
+MAX_SEQUENCES = 8  # continuations decoded in one batch at most (self-consistency samples)
 CODE_START = "```python\n"
 # After a failed run the model first explains the error ("The error ..." starts its answer), then
 # writes the fix. Greedy decoding straight into code often repeats the code that just failed (4 of
@@ -60,10 +66,25 @@ def _load(size: str) -> _Loaded:
                 raise ModelError(str(e)) from e
             threads = _threads()
             llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
+            _allow_sequences(llm, MAX_SEQUENCES)
             if not _models:
                 atexit.register(_close_all)
             _models[size] = _Loaded(llm)
         return _models[size]
+
+
+def _allow_sequences(llm: Any, n: int) -> None:
+    """Give `llm` a context whose one KV cache (unified) holds up to `n` sequences, so that
+    batched continuations share the prompt's cells. `Llama` offers this only for embeddings."""
+    from llama_cpp import _internals
+
+    params = llm.context_params
+    params.n_seq_max = n
+    params.kv_unified = True
+    old = llm._ctx
+    llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+    llm._stack.callback(llm._ctx.close)
+    old.close()
 
 
 def _close_all() -> None:
@@ -93,7 +114,7 @@ def render_chatml(system: str, history: list[Message]) -> str:
     out = [f"<|im_start|>system\n{system}<|im_end|>\n"] if system else []
     for message in render_history(history):
         out.append(f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n")
-    out.append("<|im_start|>assistant\n")
+    out.append(ASSISTANT_HEADER)
     return "".join(out)
 
 
@@ -144,6 +165,7 @@ class LocalModel:
         shots = worked_examples(code_execution, history) if self.few_shot else []
         system, files_note = split_files_note(system)
         prompt = render_chatml(system, shots + _with_note(history, files_note))
+        self._keep_prefix(loaded, system, shots)
         if not (code_execution and self.prefill and must_write_code(history)):
             with loaded.lock:
                 return self._generate(
@@ -170,6 +192,25 @@ class LocalModel:
                     break
         usage = CallUsage(prompt_tokens=turn.usage.prompt_tokens, output_tokens=output_tokens)
         return turn.model_copy(update={"usage": usage})
+
+    def _keep_prefix(self, loaded: _Loaded, system: str, shots: list[Message]) -> None:
+        """Restore (or compute and save) the KV state of the fixed prefix: the system prompt and
+        worked examples every solve starts with."""
+        from agent.models.prefix_cache import ensure_prefix, state_dir
+        from agent.weights import spec_for
+
+        text = render_chatml(system, shots).removesuffix(ASSISTANT_HEADER)
+        with loaded.lock:
+            tokens = loaded.llm.tokenize(text.encode(), add_bos=False, special=True)
+            start = time.monotonic()
+            how = ensure_prefix(loaded.llm, tokens, spec_for(self.size).sha256, state_dir())
+            if how != "cached":
+                log.info(
+                    "prompt prefix of %d tokens %s in %.2f s",
+                    len(tokens),
+                    how,
+                    time.monotonic() - start,
+                )
 
     def _generate(
         self,
@@ -217,6 +258,9 @@ class LocalModel:
                     on_text(shown)
                 if choice.get("finish_reason") == "length":
                     finish = "MAX_TOKENS"
+                if "\n" in delta and is_degenerate(text):  # a loop: the rest would be more of it
+                    finish = "MAX_TOKENS"
+                    break
                 if code_execution:
                     block = find_code_block(text, at_end=False)
                     if block is not None and block.closed:
@@ -229,19 +273,94 @@ class LocalModel:
         stats.generate_s = end - (first or end)
         self.last_stats = stats
         usage = CallUsage(prompt_tokens=stats.prompt_tokens, output_tokens=stats.output_tokens)
-
-        if code_execution:
-            block = find_code_block(text, at_end=True)
-            # An unclosed block that ended on a stop string ("```output" or end of turn) is
-            # complete; one cut by the token limit is not run.
-            if block is not None and block.code.strip():
-                if block.closed or code_done or finish == "STOP":
-                    return ModelTurn(
-                        text=block.prose, code=block.code, usage=usage, finish_reason="CODE"
-                    )
-        if on_text is not None and (rest := streamer.flush()):
+        turn = _to_turn(text, finish, code_done, code_execution, usage)
+        if turn.code is None and on_text is not None and (rest := streamer.flush()):
             on_text(rest)
-        return ModelTurn(text=text, usage=usage, finish_reason=finish)
+        return turn
+
+    def generate_many(
+        self,
+        system: str,
+        history: list[Message],
+        *,
+        n: int,
+        code_execution: bool,
+        options: GenerateOptions,
+        temperature: float,
+    ) -> list[ModelTurn]:
+        """`n` first answers to the same conversation, decoded as one batch (the first greedy,
+        the rest sampled at `temperature`): self-consistency at a fraction of n calls' cost."""
+        from agent.models.local_batch import sample_continuations
+
+        loaded = _load(self.size)
+        shots = worked_examples(code_execution, history) if self.few_shot else []
+        system, files_note = split_files_note(system)
+        prompt = render_chatml(system, shots + _with_note(history, files_note))
+        prefix = CODE_START if code_execution and self.prefill and must_write_code(history) else ""
+        self._keep_prefix(loaded, system, shots)
+        with loaded.lock:
+            tokens = loaded.llm.tokenize((prompt + prefix).encode(), add_bos=False, special=True)
+            room = N_CTX - len(tokens) - n * options.max_output_tokens
+            if room < 0 or n > MAX_SEQUENCES:
+                return [
+                    self.generate(
+                        system,
+                        history,
+                        code_execution=code_execution,
+                        options=options.model_copy(
+                            update={"temperature": 0.0 if i == 0 else temperature, "seed": i}
+                        ),
+                    )
+                    for i in range(n)
+                ]
+
+            def stop(text: str) -> bool:
+                full = prefix + text
+                if any(s in text for s in CHATML_STOP) or is_degenerate(full):
+                    return True
+                block = find_code_block(full, at_end=False) if code_execution else None
+                return block is not None and block.closed
+
+            outs = sample_continuations(
+                loaded.llm,
+                tokens,
+                n,
+                max_tokens=options.max_output_tokens,
+                temperature=temperature,
+                seed=options.seed or 0,
+                stop=stop,
+            )
+        turns = []
+        for out in outs:
+            text = prefix + _cut_at_stop(out.text)
+            finish = "MAX_TOKENS" if out.finish == "MAX_TOKENS" or is_degenerate(text) else "STOP"
+            usage = CallUsage(prompt_tokens=len(tokens), output_tokens=len(out.tokens))
+            block = find_code_block(text, at_end=False) if code_execution else None
+            turns.append(
+                _to_turn(text, finish, bool(block and block.closed), code_execution, usage)
+            )
+        return turns
+
+
+def _cut_at_stop(text: str) -> str:
+    """The text before the first stop string (the batch decoder stops just after it)."""
+    cut = min((i for s in CHATML_STOP if (i := text.find(s)) >= 0), default=len(text))
+    return text[:cut]
+
+
+def _to_turn(
+    text: str, finish: str, code_done: bool, code_execution: bool, usage: CallUsage
+) -> ModelTurn:
+    if code_execution:
+        block = find_code_block(text, at_end=True)
+        # An unclosed block that ended on a stop string ("```output" or end of turn) is
+        # complete; one cut by the token limit is not run.
+        if block is not None and block.code.strip():
+            if block.closed or code_done or finish == "STOP":
+                return ModelTurn(
+                    text=block.prose, code=block.code, usage=usage, finish_reason="CODE"
+                )
+    return ModelTurn(text=text, usage=usage, finish_reason=finish)
 
 
 def must_write_code(history: list[Message]) -> bool:
