@@ -1,0 +1,121 @@
+"""Self-consistency and cut-off recovery in the loop, against a function model and the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import Agent
+from agent.degenerate import is_degenerate, trim_loop
+from agent.models.base import GenerateOptions, ModelTurn
+from agent.parts import Message, ResultPart, TextPart
+from agent.usage import CallUsage
+from agent.vote import Ballot, answer_key, tally
+
+
+class FunctionModel:
+    """Answers by a function of (history, options): a test model in pydantic-ai's style."""
+
+    spec = "function"
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.calls: list[GenerateOptions] = []
+
+    def generate(self, system, history, *, code_execution, options, on_text=None):
+        self.calls.append(options)
+        return self.fn(history, options)
+
+
+def program_then_answer(code_for_seed):
+    """First turn: code chosen by the options' seed (None = greedy); then answer its output."""
+
+    def fn(history: list[Message], options: GenerateOptions) -> ModelTurn:
+        last = history[-1]
+        results = [p for p in last.parts if isinstance(p, ResultPart)]
+        if last.role == "model" and results:
+            out = results[-1].output.strip().splitlines()
+            return ModelTurn(text=f"Final answer: {out[-1] if out else 'none'}")
+        code = code_for_seed(options.seed if options.temperature > 0 else None)
+        return ModelTurn(code=code, usage=CallUsage(prompt_tokens=10, output_tokens=5))
+
+    return fn
+
+
+def test_majority_of_executed_answers_wins(sandboxes):
+    codes = {None: "print(6 * 6)", 1: "print(6 * 7)", 2: "print(42)", 3: "print(7 * 6)"}
+    model = FunctionModel(program_then_answer(codes.__getitem__))
+    r = Agent(model, samples=4).run("What is 6 times 7?")
+    assert r.final_answer == "42"
+    assert r.samples == ["36", "42", "42", "42"] and r.votes == 3
+    assert r.finish_reason == "STOP" and r.error is None
+    assert [p.kind for p in r.parts] == ["code", "result", "text"]
+    assert r.parts[0].code == "print(6 * 7)"  # the first of the winners' transcript
+    assert r.steps == 8 and len(sandboxes) == 4  # each sample runs in its own session
+    assert r.to_gemini()["samples"] == {"answers": ["36", "42", "42", "42"], "votes": 3}
+    sampled = [o for o in model.calls if o.temperature > 0]
+    assert {o.seed for o in sampled} == {1, 2, 3} and model.calls[0].temperature == 0
+
+
+def test_failed_samples_do_not_vote_and_ties_go_to_the_greedy_one():
+    codes = {None: "print(5)", 1: "1/0", 2: "print(9)"}
+    model = FunctionModel(program_then_answer(codes.__getitem__))
+    r = Agent(model, samples=3, max_retries=1).run("?")
+    assert r.samples[0] == "5" and r.samples[2] == "9"
+    assert r.final_answer == "5" and r.votes == 1
+
+
+def test_one_sample_is_the_plain_solve():
+    model = FunctionModel(program_then_answer(lambda seed: "print(3)"))
+    r = Agent(model).run("?")
+    assert r.final_answer == "3" and r.samples == [] and "samples" not in r.to_gemini()
+    assert all(o.temperature == 0 for o in model.calls)
+
+
+@pytest.mark.parametrize("bad", [0, -2])
+def test_samples_must_be_positive(bad):
+    with pytest.raises(ValueError, match="samples"):
+        Agent(FunctionModel(lambda h, o: ModelTurn(text="x")), samples=bad)
+
+
+def test_a_looping_answer_is_retried_not_returned():
+    loop = "The answer is\n" + "0\n" * 300
+
+    def fn(history, options):
+        if history[-1].role == "user" and "cut off" in history[-1].parts[0].text:
+            return ModelTurn(text="Final answer: 12")
+        return ModelTurn(text=loop, finish_reason="MAX_TOKENS")
+
+    r = Agent(FunctionModel(fn)).run("How many eggs?")
+    assert r.final_answer == "12" and r.finish_reason == "STOP"
+    first = r.parts[0]
+    assert isinstance(first, TextPart) and first.text.count("0\n") <= 1  # the loop trimmed
+
+
+def test_an_answer_that_stays_cut_off_is_an_error_not_an_answer():
+    r = Agent(FunctionModel(lambda h, o: ModelTurn(text="0\n" * 500, finish_reason="MAX_TOKENS")))
+    result = r.run("?")
+    assert result.finish_reason == "MAX_TOKENS"
+    assert result.final_answer == "" and "cut off" in (result.error or "")
+    assert result.steps == 3  # the first answer and two asks again
+
+
+def test_answer_keys_compare_meaning():
+    assert answer_key("1,200") == answer_key("$1200.00") == answer_key("1200 dollars")
+    assert answer_key("x = 5") == answer_key("5")
+    assert answer_key("-5") != answer_key("5")
+    assert answer_key("3, 4") != answer_key("3") and answer_key("2*x + 1") == "2*x + 1"
+    assert answer_key("Blue") == answer_key(" blue ")
+
+
+def test_tally_counts_valid_ballots_only():
+    t = tally([Ballot("7", valid=False), Ballot("8"), Ballot("7"), Ballot("8.0"), Ballot("")])
+    assert (t.winner, t.votes, t.voters) == (1, 2, 3)
+    assert tally([Ballot("", valid=True)]).winner is None
+
+
+def test_degenerate_text():
+    assert is_degenerate("Total:\n" + "0\n" * 20)
+    assert is_degenerate("x" + "ab" * 200)
+    assert not is_degenerate("print(1)\nprint(2)\n")
+    assert not is_degenerate("\n" * 300)  # blank lines are not a loop of content
+    assert trim_loop("Total:\n" + "0\n" * 20) == "Total:\n0"
