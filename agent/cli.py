@@ -10,6 +10,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from agent.answer import find_final_answer
 from agent.events import Event, PartDone, TextDelta
 from agent.files import load_input_file
 from agent.loop import Agent
@@ -27,6 +29,7 @@ from agent.parts import CodePart, FunctionCallPart, ImagePart, ResultPart, TextP
 from agent.result import OutputFile, SolveResult
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_KEY = 0, 1, 2, 3
+_FINAL_MARKER = re.compile(r"final\s+answer", re.IGNORECASE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,6 +210,7 @@ class LiveView:
         self.console = console
         self.out = out
         self.mid_line = False
+        self.prose = ""  # the text streamed since the last code, output or figure
         # a spinner while the model thinks (terminals only; it never reaches pipes or files)
         self.spinner = console.status("thinking…") if console.is_terminal else None
         self.spinning = False
@@ -235,6 +239,7 @@ class LiveView:
         if isinstance(event, TextDelta):
             self.console.out(event.text, end="", highlight=False)
             self.mid_line = not event.text.endswith("\n")
+            self.prose += event.text
             return
         if not isinstance(event, PartDone):
             return
@@ -244,6 +249,7 @@ class LiveView:
         part = event.part
         if isinstance(part, TextPart):
             return
+        self.prose = ""
         if isinstance(part, CodePart):
             code = Syntax(part.code.rstrip(), "python", theme="monokai", word_wrap=True)
             self.console.print(Panel(code, title="code", title_align="left", border_style="blue"))
@@ -269,9 +275,10 @@ class LiveView:
         for path in self.out.save_files(result.output_files):
             self.console.print(f"file saved to {path}", style="cyan", markup=False, soft_wrap=True)
         self.console.print()
-        answer = Text("Final answer: ", style="bold")
-        answer.append(result.final_answer or "(none)", style="bold green")
-        self.console.print(answer)
+        if not self.answer_was_shown(result.final_answer):
+            answer = Text("Final answer: ", style="bold")
+            answer.append(result.final_answer or "(none)", style="bold green")
+            self.console.print(answer)
         u = result.usage
         self.console.print(
             f"tokens: prompt {u.prompt_token_count} · tool-use {u.tool_use_prompt_token_count}"
@@ -281,6 +288,14 @@ class LiveView:
             style="dim",
             markup=False,
             soft_wrap=True,
+        )
+
+    def answer_was_shown(self, final_answer: str) -> bool:
+        """Whether the streamed prose already ended by stating this very "Final answer: ..."."""
+        return (
+            bool(final_answer)
+            and _FINAL_MARKER.search(self.prose) is not None
+            and find_final_answer(self.prose) == final_answer
         )
 
 

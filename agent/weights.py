@@ -13,14 +13,17 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 CHUNK = 4 << 20
+LOG_EVERY_S = 10.0  # without a terminal: a progress line at least this often (and every 10%)
 
 
 class WeightsError(RuntimeError):
@@ -192,6 +195,11 @@ def _progress(chunks: Iterator[bytes], total: int, spec: GGUFSpec, show: bool) -
         yield from chunks
         return
     from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:  # a log file or a pipe: a bar would print nothing until the end
+        yield from _log_lines(chunks, total, spec)
+        return
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -208,11 +216,34 @@ def _progress(chunks: Iterator[bytes], total: int, spec: GGUFSpec, show: bool) -
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(f"Qwen2.5-Coder-{spec.size.upper()} (once)", total=total)
         for chunk in chunks:
             yield chunk
             bar.advance(task, len(chunk))
+
+
+def _log_lines(chunks: Iterator[bytes], total: int, spec: GGUFSpec) -> Iterator[bytes]:
+    """Plain progress lines on stderr: at the start, every 10% or LOG_EVERY_S, and at the end."""
+    name = f"Qwen2.5-Coder-{spec.size.upper()}"
+    start = last = time.monotonic()
+    done, next_pct = 0, 10
+
+    def line(text: str) -> None:
+        print(f"codexec: assembling {name}: {text}", file=sys.stderr, flush=True)
+
+    line(f"0% of {total / 1e9:.2f} GB (once, into {cache_dir()})")
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        pct = 100 * done // total if total else 100
+        now = time.monotonic()
+        if done < total and (pct >= next_pct or now - last >= LOG_EVERY_S):
+            rate = done / max(now - start, 1e-9) / 1e6
+            line(f"{pct}% ({done / 1e9:.2f} of {total / 1e9:.2f} GB, {rate:.0f} MB/s)")
+            next_pct = (pct // 10 + 1) * 10
+            last = now
+    line(f"100% ({total / 1e9:.2f} GB) in {time.monotonic() - start:.1f} s, verifying")
 
 
 def _mismatch_message(spec: GGUFSpec, parts: list[_Part], got: str) -> str:

@@ -1,4 +1,4 @@
-"""`python -m sandbox run [--json] (-c CODE | FILE) [--file PATH ...] [--timeout S]`."""
+"""`python -m sandbox run [--json] (-c CODE | FILE) [--file PATH ...] [--timeout S] [--out DIR]`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import sys
+from pathlib import Path, PurePosixPath
 
 from sandbox.limits import Limits
 from sandbox.result import ExecutionResult, SandboxError
@@ -32,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--file", dest="files", action="append", default=[], metavar="PATH")
     run.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    run.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="save the files the code wrote (and figures as figure_N.png) into DIR",
+    )
     return parser
 
 
@@ -45,6 +52,28 @@ def _read_code(args: argparse.Namespace) -> str:
             return f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise SandboxError(f"cannot read {args.file}: {e}") from e
+
+
+def _save_outputs(sb: Sandbox, result: ExecutionResult, out: Path) -> list[Path]:
+    """Copy the files the code wrote, and its figures, from the workspace to `out`."""
+    saved: list[Path] = []
+    for f in result.files:
+        parts = [p for p in PurePosixPath(f.name).parts if p not in ("", ".", "..", "/")]
+        if parts:
+            saved.append(_write(out / Path(*parts), sb.read_file(f.name)))
+    for i, fig in enumerate(result.figures, 1):
+        ext = fig.mime_type.split("/")[-1]
+        saved.append(_write(out / f"figure_{i}.{ext}", base64.b64decode(fig.data)))
+    return saved
+
+
+def _write(path: Path, data: bytes) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as e:
+        raise SandboxError(f"--out: cannot write {path}: {e.strerror or e}") from e
+    return path
 
 
 def _print_human(result: ExecutionResult) -> None:
@@ -76,11 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.files:
             if not os.path.isfile(path):
                 raise SandboxError(f"--file {path}: no such regular file")
+        out = Path(args.out) if args.out is not None else None
+        if out is not None and out.exists() and not out.is_dir():
+            raise _UsageError(f"--out {args.out} exists and is not a directory")
         limits = Limits(timeout_s=args.timeout) if args.timeout else Limits()
+        saved: list[Path] = []
         with Sandbox(limits=limits) as sb:
             for path in args.files:
                 sb.add_file(path)
             result = sb.run(code)
+            if out is not None:
+                saved = _save_outputs(sb, result, out)
     except _UsageError as e:
         print(f"python -m sandbox: usage error: {e}", file=sys.stderr)
         return 2
@@ -94,4 +129,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result.to_dict()))
     else:
         _print_human(result)
+    for path in saved:
+        print(f"[saved {path}]", file=sys.stderr)
     return 0

@@ -34,6 +34,7 @@ from agent.server.config import ServerConfig, parse_args
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
 from agent.server.responses import chunk_json, finish_fields, response_json, sse
+from agent.server.webpage import add_webpage
 from agent.server.wire import ParsedRequest, parse_request
 
 log = logging.getLogger("agent.server")
@@ -55,6 +56,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.config = config
     app.state.pool = pool
     _install_error_handlers(app)
+    add_webpage(app)
 
     @app.get("/{version}/models")
     async def list_models(version: str, request: Request) -> dict[str, Any]:

@@ -13,10 +13,13 @@ import base64
 import binascii
 import logging
 import mimetypes
+import os
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -26,6 +29,9 @@ from pydantic import BaseModel, Field
 
 from sandbox import ExecutionResult, Limits, Sandbox, SandboxError
 
+if sys.version_info < (3, 11):  # anyio depends on the backport there
+    from exceptiongroup import BaseExceptionGroup
+
 log = logging.getLogger(__name__)
 RUN_PYTHON_DESCRIPTION = (
     "Run Python code in a stateful sandbox: variables, imports and files persist across calls "
@@ -34,6 +40,14 @@ RUN_PYTHON_DESCRIPTION = (
     "directory first. Only a fixed set of libraries can be imported (numpy, pandas, "
     "matplotlib, scipy, sympy, scikit-learn, ...)."
 )
+
+
+def package_version() -> str:
+    """codexec's installed version, reported to clients as the server's version."""
+    try:
+        return metadata.version("codexec")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 class InputFileArg(BaseModel):
@@ -156,7 +170,12 @@ def build_server(limits: Limits | None = None, prewarm: bool = False) -> MCPServ
             with anyio.CancelScope(shield=True):
                 await sessions.close_all()
 
-    server = MCPServer("codexec", instructions=RUN_PYTHON_DESCRIPTION, lifespan=lifespan)
+    server = MCPServer(
+        "codexec",
+        version=package_version(),
+        instructions=RUN_PYTHON_DESCRIPTION,
+        lifespan=lifespan,
+    )
 
     @asynccontextmanager
     async def sandbox_of(ctx: Context) -> AsyncIterator[Sandbox]:
@@ -233,6 +252,22 @@ def _decode(f: InputFileArg) -> bytes:
         raise ToolError(f"file {f.name!r}: content_base64 is not valid base64") from e
 
 
+def _only_disconnects(exc: BaseException) -> bool:
+    """Whether `exc` (or every leaf of an exception group) is the client's pipe going away."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_only_disconnects(e) for e in exc.exceptions)
+    return isinstance(exc, (BrokenPipeError, ConnectionResetError, anyio.BrokenResourceError))
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m agent mcp", description="MCP server with a run_python tool."
@@ -245,7 +280,15 @@ def main(argv: list[str] | None = None) -> int:
     limits = Limits(timeout_s=args.timeout) if args.timeout is not None else Limits()
     server = build_server(limits, prewarm=args.transport == "stdio")
     if args.transport == "stdio":
-        server.run("stdio")
+        try:
+            server.run("stdio")
+        except BaseException as e:
+            if not _only_disconnects(e):
+                raise
+            # The client closed its end while we were answering: a normal way for a stdio
+            # session to end, not an error. Keep the interpreter's final stdout flush quiet too.
+            log.info("the MCP client disconnected")
+            _silence_stdout()
     else:
         server.run("streamable-http", host=args.host, port=args.port)
     return 0

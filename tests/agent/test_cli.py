@@ -170,3 +170,21 @@ def test_question_from_stdin_and_bad_out(script, tmp_path, capsys, monkeypatch):
     not_a_dir.write_text("")
     assert main(["solve", "q", "--model", script("no_code.json"), "--out", str(not_a_dir)]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_final_answer_is_printed_once(script, tmp_path, capsys):
+    """The model's own "Final answer: done" is streamed; the summary must not repeat it."""
+    argv = ["solve", "plot", "--model", script("figure.json"), "--out", str(tmp_path)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("Final answer") == 1, printed
+    assert "Final answer: done" in printed
+    assert printed.index("Final answer: done") < printed.index("tokens: prompt")
+
+
+def test_final_answer_is_printed_when_the_prose_does_not_state_it(make_script, tmp_path, capsys):
+    spec = make_script([{"text": "I think it is 12.\n\n12"}])
+    assert main(["solve", "q", "--model", spec, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("Final answer") == 1, printed
+    assert "Final answer: 12" in printed

@@ -113,3 +113,16 @@ def test_real_small_model_assembles(tmp_path: Path, monkeypatch) -> None:
     assert weights._sha256_file(path) == spec.sha256
     with path.open("rb") as f:
         assert f.read(4) == b"GGUF"
+
+
+def test_progress_without_a_terminal_prints_percent_lines(fake_model, capsys, monkeypatch) -> None:
+    """stderr is a pipe or a log file here: progress must still show, as plain lines."""
+    fake_model(CHUNKS)
+    monkeypatch.setattr(weights, "CHUNK", 1000)  # ~16 chunks, so the 10% steps show
+    assert model_path("tiny", progress=True).stat().st_size == sum(map(len, CHUNKS))
+    lines = capsys.readouterr().err.splitlines()
+    assert all(line.startswith("codexec: assembling ") for line in lines), lines
+    assert "0% of" in lines[0] and lines[-1].split(": ")[-1].startswith("100% ")
+    percents = [int(line.split(": ")[-1].split("%")[0]) for line in lines]
+    assert percents == sorted(percents) and len(percents) >= 6, percents
+    assert any(0 < p < 100 for p in percents)

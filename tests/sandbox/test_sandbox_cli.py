@@ -88,3 +88,33 @@ def test_user_namespace_mode() -> None:
     out = json.loads(p.stdout)
     assert out["verdict"] == "ok", out["error"]
     assert out["stdout"] == "['1']\nFalse /workspace\n0000000000000000\nno network\n"
+
+
+def test_out_saves_written_files_and_figures(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    code = (
+        "import os, matplotlib.pyplot as plt\n"
+        "open('report.txt', 'w').write('total=6\\n')\n"
+        "os.makedirs('sub', exist_ok=True)\nopen('sub/data.bin', 'wb').write(bytes(range(5)))\n"
+        "plt.plot([1, 2, 3]); plt.show()\n"
+    )
+    p = cli("--json", "-c", code, "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    result = json.loads(p.stdout)  # stdout stays exactly the JSON object
+    assert result["verdict"] == "ok", result["error"]
+    assert (out / "report.txt").read_text() == "total=6\n"
+    assert (out / "sub" / "data.bin").read_bytes() == bytes(range(5))
+    assert (out / "figure_1.png").read_bytes().startswith(b"\x89PNG")
+    assert f"[saved {out / 'report.txt'}]" in p.stderr
+    # without --out nothing is written anywhere
+    p = cli("-c", "open('x.txt', 'w').write('1')")
+    assert p.returncode == 0 and "saved" not in p.stderr
+
+
+def test_out_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    target = tmp_path / "file.txt"
+    target.write_text("not a dir")
+    p = cli("-c", "print(1)", "--out", str(target))
+    assert p.returncode == 2
+    assert "--out" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert target.read_text() == "not a dir"
