@@ -2,6 +2,7 @@
 
     POST /v1beta/models/{model}:generateContent
     POST /v1beta/models/{model}:streamGenerateContent?alt=sse
+    POST /v1beta/models/{model}:countTokens                  (count_tokens.py)
     GET  /v1beta/models, GET /v1beta/models/{model}          (also under /v1)
 
 Each request runs its own Agent and Sandbox session in a worker thread (see pool.py); errors are
@@ -30,6 +31,7 @@ from agent.loop import Agent
 from agent.models import get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
+from agent.server import count_tokens
 from agent.server.config import ServerConfig, parse_args
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
@@ -55,6 +57,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.config = config
     app.state.pool = pool
     _install_error_handlers(app)
+    count_tokens.register(app, config)  # before the catch-all POST /{version}/models/{target}
 
     @app.get("/{version}/models")
     async def list_models(version: str, request: Request) -> dict[str, Any]:
@@ -317,7 +320,7 @@ def _model_info(name: str, spec: str) -> dict[str, Any]:
         "name": f"models/{name}",
         "displayName": name,
         "description": f"codexec: {spec}",
-        "supportedGenerationMethods": list(METHODS),
+        "supportedGenerationMethods": [*METHODS, "countTokens"],
     }
 
 
