@@ -44,6 +44,7 @@ def register(app: FastAPI, config: ServerConfig) -> None:
 
     @app.post("/{version}/models/{name:path}:countTokens")
     async def count_tokens(version: str, name: str, request: Request) -> JSONResponse:
+        from agent.server import files_api
         from agent.server import http as h
 
         h._check_version(version)
@@ -52,7 +53,7 @@ def register(app: FastAPI, config: ServerConfig) -> None:
         if spec is None:
             raise h._unknown_model(name)
         body = await h._read_json(request, config.max_body_bytes)
-        parsed = parse_request(request_body(body))
+        parsed = parse_request(request_body(body), files_api.file_resolver(request))
         total, how = await asyncio.to_thread(count, spec, parsed)
         return JSONResponse(
             {
