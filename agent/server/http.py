@@ -4,6 +4,7 @@
     POST /v1beta/models/{model}:streamGenerateContent?alt=sse
     POST /v1beta/models/{model}:countTokens                  (count_tokens.py)
     POST /upload/v1beta/files, GET/DELETE /v1beta/files[/{id}] (files_api.py)
+    POST /v1beta/interactions, GET/DELETE /v1beta/interactions/{id} (interactions_api.py)
     GET  /v1beta/models, GET /v1beta/models/{model}          (also under /v1)
 
 Each request runs its own Agent and Sandbox session in a worker thread (see pool.py); errors are
@@ -32,7 +33,7 @@ from agent.loop import Agent
 from agent.models import get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
-from agent.server import count_tokens, files_api
+from agent.server import count_tokens, files_api, interactions_api
 from agent.server.config import ServerConfig, parse_args
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
@@ -60,6 +61,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     _install_error_handlers(app)
     count_tokens.register(app, config)  # before the catch-all POST /{version}/models/{target}
     files_api.register(app, config)
+    interactions_api.register(app, config)
 
     @app.get("/{version}/models")
     async def list_models(version: str, request: Request) -> dict[str, Any]:

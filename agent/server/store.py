@@ -4,6 +4,7 @@ Layout under the data directory (`serve --data-dir`, default $CODEXEC_DATA_DIR o
 ~/.local/share/codexec): `codexec.db` (SQLite), `files/<id>` (content), `uploads/<upload id>`
 (uploads in progress). A restart loses nothing. Files expire `ttl_s` after upload (Gemini keeps
 them 48 h); expired files and abandoned uploads are purged on the next access.
+Interactions (interactions_api.py) are kept in the same database until deleted.
 Every record has an `owner` (a hash of the API key that made it, "" without keys).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -40,6 +42,10 @@ CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, display_name TEXT,
     source_name TEXT, mime_type TEXT NOT NULL, size_bytes INTEGER NOT NULL,
     received INTEGER NOT NULL DEFAULT 0, create_time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS interactions (
+    id TEXT PRIMARY KEY, owner TEXT NOT NULL, create_time REAL NOT NULL,
+    interaction TEXT NOT NULL, history TEXT NOT NULL
 );
 """
 
@@ -284,6 +290,31 @@ class Store:
                 "SELECT upload_id FROM uploads WHERE create_time <= ?", (now - self.ttl_s,)
             ).fetchall():
                 self.cancel(row["upload_id"])
+
+    # --- interactions (interactions_api.py) ----------------------------------------------------
+
+    def put_interaction(self, owner: str, interaction: dict[str, Any], history: list[Any]) -> None:
+        """Keep an interaction (its JSON) and the conversation after it (for continuations)."""
+        with self.lock:
+            self.db.execute(
+                "INSERT OR REPLACE INTO interactions VALUES (?, ?, ?, ?, ?)",
+                (interaction["id"], owner, self.clock(), json.dumps(interaction),
+                 json.dumps(history)),
+            )  # fmt: skip
+
+    def get_interaction(self, owner: str, interaction_id: str) -> tuple[dict[str, Any], list[Any]]:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT * FROM interactions WHERE id = ?", (interaction_id,)
+            ).fetchone()
+        if row is None or row["owner"] != owner:
+            raise ApiError(404, f"Interaction {interaction_id!r} not found.")
+        return json.loads(row["interaction"]), json.loads(row["history"])
+
+    def delete_interaction(self, owner: str, interaction_id: str) -> None:
+        self.get_interaction(owner, interaction_id)
+        with self.lock:
+            self.db.execute("DELETE FROM interactions WHERE id = ?", (interaction_id,))
 
     # --- helpers -----------------------------------------------------------------------------
 
