@@ -229,9 +229,11 @@ class Store:
             return record
 
     def cancel(self, upload_id: str) -> None:
+        """Drop an upload in progress (404 if there is none: ids come from clients)."""
         with self.lock:
-            self.db.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
-            (self.uploads_dir / upload_id).unlink(missing_ok=True)
+            known = self._upload(upload_id)["upload_id"]  # never a client's path as given
+            self.db.execute("DELETE FROM uploads WHERE upload_id = ?", (known,))
+            (self.uploads_dir / known).unlink(missing_ok=True)
 
     # --- files -------------------------------------------------------------------------------
 

@@ -278,3 +278,19 @@ def test_serve_flags_for_files(tmp_path) -> None:
     )
     with pytest.raises(SystemExit):
         parse_args(["--file-ttl-hours", "0"])
+
+
+def test_upload_ids_are_not_paths(client_for, start_server, sales, tmp_path) -> None:
+    server = start_server(data_dir=tmp_path / "data")
+    client = client_for(server.url)
+    uploaded = client.files.upload(file=sales)
+    victim = f"../files/{uploaded.name.split('/')[1]}"
+    for command in ("cancel", "query", "upload, finalize"):
+        r = httpx.post(
+            f"{server.url}/upload/v1beta/files",
+            params={"upload_id": victim},
+            headers={"X-Goog-Upload-Command": command},
+        )
+        assert r.status_code == 404, (command, r.text)
+    assert client.files.get(name=uploaded.name).size_bytes == len(CSV)
+    assert (tmp_path / "data" / "files" / uploaded.name.split("/")[1]).read_bytes() == CSV
