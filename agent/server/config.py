@@ -15,9 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 SPEC_PREFIXES = ("local:", "openai:", "gemini:", "anthropic:", "scripted:")
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # Gemini's inline request limit
+DEFAULT_MAX_FILE_BYTES = 50 * 2**20  # what the sandbox takes (agent.files.MAX_INPUT_FILE_BYTES)
+DEFAULT_MAX_FILES_BYTES = 20 * 2**30  # Gemini's Files API storage per project
+DEFAULT_FILE_TTL_S = 48 * 3600.0  # Gemini keeps uploaded files 48 hours
 
 
 def is_spec(name: str) -> bool:
@@ -38,6 +42,10 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_steps: int = 10
     time_budget_s: float = 300.0
+    data_dir: Path | None = None  # None: $CODEXEC_DATA_DIR or ~/.local/share/codexec
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_files_bytes: int = DEFAULT_MAX_FILES_BYTES  # per API key (all files, if no keys)
+    file_ttl_s: float = DEFAULT_FILE_TTL_S
 
     def all_aliases(self) -> dict[str, str]:
         return {"default": self.model, "local": "local", **self.aliases}
@@ -115,6 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--time-budget", type=float, default=300.0, metavar="S", help="seconds per request (300)"
     )
+    p.add_argument(
+        "--data-dir", type=Path, default=None, metavar="DIR",
+        help="uploaded files and their metadata (SQLite) live here "
+        "(default: $CODEXEC_DATA_DIR or ~/.local/share/codexec)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-file-mb", type=float, default=DEFAULT_MAX_FILE_BYTES / 2**20, metavar="MB",
+        help="largest file files.upload accepts (50)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-files-gb", type=float, default=DEFAULT_MAX_FILES_BYTES / 2**30, metavar="GB",
+        help="uploaded files kept per API key (20)",
+    )  # fmt: skip
+    p.add_argument(
+        "--file-ttl-hours", type=float, default=DEFAULT_FILE_TTL_S / 3600, metavar="H",
+        help="uploaded files expire after this long (48)",
+    )  # fmt: skip
     return p
 
 
@@ -122,6 +147,13 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
     args = build_parser().parse_args(argv)
     if args.queue_size < 0:
         raise SystemExit("--queue-size must be >= 0")
+    for flag, value in (
+        ("--max-file-mb", args.max_file_mb),
+        ("--max-files-gb", args.max_files_gb),
+        ("--file-ttl-hours", args.file_ttl_hours),
+    ):
+        if not value > 0:
+            raise SystemExit(f"{flag} must be > 0")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -135,4 +167,8 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
         max_body_bytes=int(args.max_body_mb * 2**20),
         max_steps=args.max_steps,
         time_budget_s=args.time_budget,
+        data_dir=args.data_dir,
+        max_file_bytes=int(args.max_file_mb * 2**20),
+        max_files_bytes=int(args.max_files_gb * 2**30),
+        file_ttl_s=args.file_ttl_hours * 3600,
     )

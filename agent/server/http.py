@@ -2,6 +2,9 @@
 
     POST /v1beta/models/{model}:generateContent
     POST /v1beta/models/{model}:streamGenerateContent?alt=sse
+    POST /v1beta/models/{model}:countTokens                  (count_tokens.py)
+    POST /upload/v1beta/files, GET/DELETE /v1beta/files[/{id}] (files_api.py)
+    POST /v1beta/interactions, GET/DELETE /v1beta/interactions/{id} (interactions_api.py)
     GET  /v1beta/models, GET /v1beta/models/{model}          (also under /v1)
 
 Each request runs its own Agent and Sandbox session in a worker thread (see pool.py); errors are
@@ -30,6 +33,7 @@ from agent.loop import Agent
 from agent.models import get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
+from agent.server import count_tokens, files_api, interactions_api
 from agent.server.config import ServerConfig, parse_args
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
@@ -57,6 +61,9 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.pool = pool
     _install_error_handlers(app)
     add_webpage(app)
+    count_tokens.register(app, config)  # before the catch-all POST /{version}/models/{target}
+    files_api.register(app, config)
+    interactions_api.register(app, config)
 
     @app.get("/{version}/models")
     async def list_models(version: str, request: Request) -> dict[str, Any]:
@@ -84,7 +91,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         if spec is None:
             raise _unknown_model(name)
         body = await _read_json(request, config.max_body_bytes)
-        parsed = parse_request(body)
+        parsed = parse_request(body, files_api.file_resolver(request))
         if not pool.try_admit():
             raise ApiError(
                 429,
@@ -319,7 +326,7 @@ def _model_info(name: str, spec: str) -> dict[str, Any]:
         "name": f"models/{name}",
         "displayName": name,
         "description": f"codexec: {spec}",
-        "supportedGenerationMethods": list(METHODS),
+        "supportedGenerationMethods": [*METHODS, "countTokens"],
     }
 
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import mimetypes
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -113,6 +114,10 @@ class GenerateContentRequest(_Wire):
     generation_config: GenerationConfig | None = None
 
 
+# fileData -> the part it names (an uploaded file, see files_api.py); raises ApiError if it cannot
+FileResolver = Callable[[dict[str, Any], str], Part]
+
+
 class ParsedRequest(BaseModel):
     """What the agent needs from one request."""
 
@@ -122,8 +127,9 @@ class ParsedRequest(BaseModel):
     options: GenerateOptions
 
 
-def parse_request(body: Any) -> ParsedRequest:
-    """Validate a decoded JSON body; raise ApiError(400) with a readable message if it is bad."""
+def parse_request(body: Any, resolve_file: FileResolver | None = None) -> ParsedRequest:
+    """Validate a decoded JSON body; raise ApiError(400) with a readable message if it is bad.
+    `fileData` parts are refused unless `resolve_file` turns them into parts."""
     if not isinstance(body, dict):
         raise invalid("Invalid JSON payload: the request body must be a JSON object.")
     try:
@@ -144,7 +150,7 @@ def parse_request(body: Any) -> ParsedRequest:
     if cfg.max_output_tokens is not None:
         options.max_output_tokens = cfg.max_output_tokens
     return ParsedRequest(
-        messages=_messages(req.contents),
+        messages=_messages(req.contents, resolve_file),
         system_instruction=_system_text(req.system_instruction),
         code_execution=code_execution,
         options=options,
@@ -237,7 +243,7 @@ def _decode_b64(data: str, where: str) -> None:
             raise invalid(f"{where}.inlineData.data: invalid base64 data") from None
 
 
-def _messages(contents: list[Content]) -> list[Message]:
+def _messages(contents: list[Content], resolve_file: FileResolver | None) -> list[Message]:
     messages: list[Message] = []
     file_index = 0
     used_names: set[str] = set()
@@ -252,7 +258,7 @@ def _messages(contents: list[Content]) -> list[Message]:
         parts: list[Part] = []
         for pi, wp in enumerate(content.parts):
             where = f"contents[{ci}].parts[{pi}]"
-            part = _part(wp, role, where)
+            part = _part(wp, role, where, resolve_file)
             if part is None:
                 continue
             if isinstance(part, ImagePart) and role == "user":
@@ -271,10 +277,14 @@ def _messages(contents: list[Content]) -> list[Message]:
     return messages
 
 
-def _part(wp: WirePart, role: str, where: str) -> Part | None:
+def _part(
+    wp: WirePart, role: str, where: str, resolve_file: FileResolver | None = None
+) -> Part | None:
     extra = set(wp.model_extra or {}) - _IGNORED_PART_FIELDS
     if extra:
         raise invalid(f"{where}: unknown part type {', '.join(sorted(extra))}")
+    if wp.file_data is not None and resolve_file is not None:
+        return resolve_file(wp.file_data, f"{where}.fileData")
     if wp.file_data is not None:
         raise invalid(
             f"{where}.fileData: file URIs are not supported by this server; "

@@ -74,7 +74,7 @@ def test_bad_input_is_400(server, body, needle: str) -> None:
 def test_unknown_model_method_and_route_are_404(server) -> None:
     assert "nosuch" in _error(_post(server, HELLO, model="nosuch"), 404, "NOT_FOUND")
     _error(_post(server, HELLO, model="local:7b"), 404, "NOT_FOUND")
-    _error(_post(server, HELLO, method="countTokens"), 404, "NOT_FOUND")
+    _error(_post(server, HELLO, method="embedContent"), 404, "NOT_FOUND")
     _error(httpx.post(f"{server.url}/v2/models/ok:generateContent", json=HELLO), 404, "NOT_FOUND")
     _error(httpx.get(f"{server.url}/nothing/here"), 404, "NOT_FOUND")
 
