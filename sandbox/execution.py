@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import select
 import time
 from typing import Any
@@ -24,8 +25,14 @@ MAX_ERROR_CHARS = 65536
 _VERDICTS = ("ok", "runtime_error", "timeout", "memory_limit", "import_blocked", "internal_error")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clip(value: Any, limit: int = MAX_ERROR_CHARS) -> str:
+    """Untrusted text from the session: capped, and with lone surrogates (an exception's text
+    may hold "\\ud800") replaced by U+FFFD, so it always encodes as UTF-8."""
     text = value if isinstance(value, str) else str(value)
+    text = _SURROGATE.sub("\ufffd", text)
     if len(text) > limit:
         text = text[:limit] + f"\n[truncated: {len(text) - limit} characters dropped]"
     return text
@@ -106,7 +113,7 @@ class Run:
                         return self._died()
                     try:
                         reply = self._frames(chunk)
-                    except ValueError:
+                    except (ValueError, RecursionError):  # a malformed or hostile reply
                         return self._killed("internal_error")
                     if reply is not None:
                         proc.ctl.setblocking(True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 import uuid
@@ -30,10 +29,12 @@ from agent.loop import Agent
 from agent.models import get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
+from agent.server import safejson
 from agent.server.config import ServerConfig, parse_args
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
 from agent.server.responses import chunk_json, finish_fields, response_json, sse
+from agent.server.safejson import SafeJSONResponse
 from agent.server.wire import ParsedRequest, parse_request
 
 log = logging.getLogger("agent.server")
@@ -192,7 +193,7 @@ async def _answer(request: Request, run: Run, model_version: str, response_id: s
         raise ApiError(
             503, f"The request could not be completed: {result.error or 'unknown error'}"
         )
-    return JSONResponse(response_json(result, model_version, response_id))
+    return SafeJSONResponse(response_json(result, model_version, response_id))
 
 
 async def _stream(
@@ -207,7 +208,7 @@ async def _stream(
             return sse(data)
         prefix = b"[" if first else b",\r\n"
         first = False
-        return prefix + json.dumps(data, separators=(",", ":")).encode()
+        return prefix + safejson.dumps(data)
 
     def chunk(parts: list[dict[str, Any]] | None, **kw: Any) -> bytes:
         return emit(chunk_json(parts, model_version, response_id, **kw))
@@ -274,10 +275,7 @@ async def _read_json(request: Request, limit: int) -> Any:
             raise too_big
     if not body:
         raise invalid("Invalid JSON payload: the request body is empty.")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise invalid(f"Invalid JSON payload received: {e}") from None
+    return safejson.parse_body(bytes(body))
 
 
 def _check_version(version: str) -> None:
