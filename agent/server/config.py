@@ -5,8 +5,11 @@ Model names in URLs (`/v1beta/models/{model}:generateContent`) resolve as follow
    `--alias NAME=SPEC` adds more, e.g. `--alias gemini-2.0-flash=local` so unchanged Gemini code
    runs on the local model; `--alias '*=SPEC'` catches every name that is not otherwise known;
 2. else a model SPEC itself (`local:0.5b`, `openai:gpt-4o-mini`, ...), unless the server runs
-   with `--aliases-only`; `scripted:PATH` (which reads a file by path) only with
-   `--allow-scripted` or through an alias;
+   aliases-only; `scripted:PATH` (which reads a file by path) only with `--allow-scripted` or
+   through an alias. Aliases-only is the default when the server holds operator credentials
+   (OPENAI_API_KEY, OPENAI_BASE_URL, GEMINI_API_KEY, GOOGLE_API_KEY, ANTHROPIC_API_KEY), so a
+   client cannot name `openai:ANY` and spend them; `--allow-raw-specs` opts out, `--aliases-only`
+   forces it on;
 3. else 404 NOT_FOUND.
 """
 
@@ -17,6 +20,21 @@ import os
 from dataclasses import dataclass, field
 
 SPEC_PREFIXES = ("local:", "openai:", "gemini:", "anthropic:", "scripted:")
+# Environment variables that give the server paid or private model backends.
+OPERATOR_CREDENTIALS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "ANTHROPIC_API_KEY",
+)
+
+
+def operator_credentials() -> list[str]:
+    """The OPERATOR_CREDENTIALS set (non-empty) in this process's environment."""
+    return [name for name in OPERATOR_CREDENTIALS if os.environ.get(name, "").strip()]
+
+
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # Gemini's inline request limit
 
 
@@ -33,11 +51,16 @@ class ServerConfig:
     max_concurrency: int = 4
     queue_size: int = 64
     aliases: dict[str, str] = field(default_factory=dict)
-    aliases_only: bool = False
+    # None: aliases-only exactly when operator credentials are set (see operator_credentials)
+    aliases_only: bool | None = None
     allow_scripted: bool = False  # raw `scripted:PATH` in URLs would let clients name host files
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_steps: int = 10
     time_budget_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.aliases_only is None:
+            self.aliases_only = bool(operator_credentials())
 
     def all_aliases(self) -> dict[str, str]:
         return {"default": self.model, "local": "local", **self.aliases}
@@ -97,9 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--alias", type=_alias, action="append", default=[], metavar="NAME=SPEC",
         help="map a model name to a SPEC (repeatable; NAME '*' catches all unknown names)",
     )  # fmt: skip
-    p.add_argument(
-        "--aliases-only", action="store_true", help="refuse raw SPECs in URLs (only aliases)"
-    )
+    only = p.add_mutually_exclusive_group()
+    only.add_argument(
+        "--aliases-only", dest="aliases_only", action="store_const", const=True, default=None,
+        help="refuse raw SPECs in URLs (only aliases); the default when operator credentials "
+        f"({', '.join(OPERATOR_CREDENTIALS)}) are set",
+    )  # fmt: skip
+    only.add_argument(
+        "--allow-raw-specs", dest="aliases_only", action="store_const", const=False,
+        help="accept raw SPECs in URLs (openai:ANY, ...) even with operator credentials set: "
+        "any client can then spend them",
+    )  # fmt: skip
     p.add_argument(
         "--allow-scripted",
         action="store_true",

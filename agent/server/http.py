@@ -30,7 +30,7 @@ from agent.models import get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
 from agent.server import safejson
-from agent.server.config import ServerConfig, parse_args
+from agent.server.config import ServerConfig, operator_credentials, parse_args
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
 from agent.server.responses import chunk_json, finish_fields, response_json, sse
@@ -69,7 +69,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         _check_key(request, config)
         spec = config.resolve(name)
         if spec is None:
-            raise _unknown_model(name)
+            raise _unknown_model(name, config)
         return _model_info(name.removeprefix("models/"), spec)
 
     @app.post("/{version}/models/{target:path}")
@@ -81,7 +81,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             raise not_found(f"Method not found: {target!r}; supported: {', '.join(METHODS)}")
         spec = config.resolve(name)
         if spec is None:
-            raise _unknown_model(name)
+            raise _unknown_model(name, config)
         body = await _read_json(request, config.max_body_bytes)
         parsed = parse_request(body)
         if not pool.try_admit():
@@ -302,8 +302,13 @@ def _check_key(request: Request, config: ServerConfig) -> None:
         raise ApiError(403, "API key not valid. Please pass a valid API key.")
 
 
-def _unknown_model(name: str) -> ApiError:
+def _unknown_model(name: str, config: ServerConfig) -> ApiError:
     name = name.removeprefix("models/")
+    if config.aliases_only:
+        return not_found(
+            f"models/{name} is not found. This server accepts only its model aliases "
+            "(GET /v1beta/models lists them)."
+        )
     return not_found(
         f"models/{name} is not found. Use an alias (GET /v1beta/models lists them) or a model "
         "SPEC: local, local:0.5b, openai:MODEL, gemini:MODEL, anthropic:MODEL, scripted:PATH."
@@ -366,6 +371,15 @@ def main(argv: list[str] | None = None) -> int:
         config.host, config.port, aliases, "required" if config.api_key else "not required",
         config.max_concurrency, config.queue_size,
     )  # fmt: skip
+    credentials = operator_credentials()
+    if config.aliases_only:
+        log.info("only the aliases are served (raw model SPECs in URLs are refused)")
+    elif credentials:
+        log.warning(
+            "--allow-raw-specs with %s set: any client may name openai:/gemini:/anthropic: "
+            "models and spend them",
+            ", ".join(credentials),
+        )
     uvicorn.run(
         create_app(config),
         host=config.host,
