@@ -14,6 +14,7 @@ class Limits(BaseModel):
     cpu_s: float = Field(60.0, gt=0, description="CPU time per run (all threads)")
     memory_mb: int = Field(1024, ge=32, description="memory of the whole session process tree")
     max_procs: int = Field(64, ge=4, description="processes and threads of the session")
+    cpus: float = Field(1.0, gt=0, le=1024, description="CPU cores the session may use (quota)")
     max_file_mb: int = Field(256, ge=1, description="largest file the code may write")
     max_workspace_mb: int = Field(512, ge=1, description="workspace and /tmp size")
     max_output_bytes: int = Field(1_000_000, ge=1024, description="stdout and stderr, each")
