@@ -57,6 +57,9 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_steps: int = 10
     time_budget_s: float = 300.0
+    header_timeout_s: float = 10.0  # a request's headers must arrive within this
+    body_timeout_s: float = 60.0  # and its body within this after the headers
+    max_connections: int = 512  # open connections (the slowest are shed first)
 
     def __post_init__(self) -> None:
         if self.aliases_only is None:
@@ -146,6 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--time-budget", type=float, default=300.0, metavar="S", help="seconds per request (300)"
     )
+    p.add_argument(
+        "--header-timeout", type=float, default=10.0, metavar="S",
+        help="close a connection whose request headers take longer (10)",
+    )  # fmt: skip
+    p.add_argument(
+        "--body-timeout", type=float, default=60.0, metavar="S",
+        help="close a connection whose request body takes longer after its headers (60)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-connections", type=_positive, default=512, metavar="N",
+        help="open connections at most; beyond, the oldest still sending headers is closed (512)",
+    )  # fmt: skip
     return p
 
 
@@ -166,4 +181,7 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
         max_body_bytes=int(args.max_body_mb * 2**20),
         max_steps=args.max_steps,
         time_budget_s=args.time_budget,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        max_connections=args.max_connections,
     )

@@ -31,6 +31,7 @@ from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
 from agent.server import safejson
 from agent.server.config import ServerConfig, operator_credentials, parse_args
+from agent.server.connections import protocol_class
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
 from agent.server.responses import chunk_json, finish_fields, response_json, sse
@@ -359,6 +360,14 @@ class _RedactKey(logging.Filter):
         return True
 
 
+def uvicorn_options(config: ServerConfig) -> dict[str, Any]:
+    """Connection limits and timeouts for uvicorn (see connections.py)."""
+    protocol = protocol_class(
+        config.header_timeout_s, config.body_timeout_s, config.max_connections
+    )
+    return {"http": protocol, "timeout_keep_alive": 5, "h11_max_incomplete_event_size": 64 * 1024}
+
+
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
@@ -386,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         port=config.port,
         log_level="info",
         timeout_graceful_shutdown=10,
+        **uvicorn_options(config),
     )
     return 0
 
