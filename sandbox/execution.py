@@ -80,6 +80,7 @@ class Run:
         max_json = 4 * MAX_ERROR_CHARS * 6 + (1 << 20)  # JSON may escape a character 6x
         self.reader = FrameReader(max_json, limits.max_figure_bytes)
         self.pngs: list[bytes] = []
+        self.png_bytes = 0
         self.dropped_figures = 0
 
     def execute(self, code: str) -> dict[str, Any]:
@@ -153,8 +154,10 @@ class Run:
         for kind, payload in self.reader.feed(chunk):
             if kind == JSON:
                 return json.loads(payload)
-            if len(self.pngs) < self.limits.max_figures and payload.startswith(_PNG_MAGIC):
+            fits = self.png_bytes + len(payload) <= self.limits.max_figures_total_bytes
+            if len(self.pngs) < self.limits.max_figures and fits and payload.startswith(_PNG_MAGIC):
                 self.pngs.append(payload)
+                self.png_bytes += len(payload)
             else:
                 self.dropped_figures += 1
         return None
