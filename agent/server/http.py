@@ -152,7 +152,7 @@ class _RunStreamingResponse(StreamingResponse):
         try:
             await super().stream_response(send)
         finally:
-            self.run.cancel.set()
+            self.run.stop()
 
 
 @asynccontextmanager
@@ -162,13 +162,13 @@ async def _stop_on_disconnect(request: Request, run: Run) -> AsyncIterator[None]
     async def watch() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass
-        run.cancel.set()
+        run.stop()
 
     watcher = asyncio.create_task(watch())
     try:
         yield
     except BaseException:
-        run.cancel.set()
+        run.stop()
         raise
     finally:
         watcher.cancel()
@@ -241,7 +241,7 @@ async def _stream(
         if not sse_mode:
             yield b"[]" if first else b"]"
     finally:
-        run.cancel.set()  # the client went away (or we are done): stop the run, free its sandbox
+        run.stop()  # the client went away (or we are done): stop the run, free its sandbox
 
 
 def _unsent_text(full: str, streamed: str) -> str:
