@@ -59,6 +59,7 @@ class _State:
         self.proc: SessionProcess | None = None
         self.ws_fd = -1
         self.closed = False
+        self.files_lost = False  # the zygote died: a fresh, empty workspace replaced the old one
 
     def ensure_process(self) -> SessionProcess:
         if self.proc is None or not self.proc.alive:
@@ -69,6 +70,7 @@ class _State:
                 if self.ws_fd >= 0:
                     os.close(self.ws_fd)
                     self.ws_fd = -1
+                    self.files_lost = True
                 self.client = get_client()
             self.proc = SessionProcess(self.client, self.sid, self.uid, self.limits)
             if self.ws_fd < 0:
@@ -251,8 +253,22 @@ class Sandbox:
                 "the session was restarted (variables lost, files kept)",
                 "traceback": "",
             }
+        if result.get("died") and not state.client.alive():
+            # The fork server died with the session: its workspace is gone too. Say so.
+            result["error"] = {
+                "name": "SandboxProcessExit",
+                "message": "the sandbox's fork server ended during the run; the session was "
+                "restarted and its working directory is gone (variables and files lost)",
+                "traceback": "",
+            }
         if not proc.alive:
             proc.dispose()
+        if state.files_lost:
+            state.files_lost = False
+            note += (
+                "[sandbox: the sandbox was restarted after its fork server ended; the files "
+                "of the working directory were lost (variables too)]\n"
+            )
         after = files.snapshot(state.ws_fd)
         changed = files.infos(after, files.changed(before, after))
         result["stderr"] = note + result["stderr"]

@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import logging
 import re
+import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -368,10 +369,17 @@ def uvicorn_options(config: ServerConfig) -> dict[str, Any]:
     return {"http": protocol, "timeout_keep_alive": 5, "h11_max_incomplete_event_size": 64 * 1024}
 
 
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     config = parse_args(argv)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: with the default handler
+    # that kills the process before atexit removes the zygote's workspaces and cgroups.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(_RedactKey())
     aliases = ", ".join(f"{n} -> {s}" for n, s in config.all_aliases().items())
