@@ -8,17 +8,46 @@ from collections.abc import Iterable
 from agent.parts import Part, ResultPart, TextPart
 
 _B = r"(?:\*\*|__|\*)?"  # optional markdown emphasis around a marker
+# After the marker only a closing mark (followed by a space or the end) belongs to the marker:
+# in "Final answer: __init__" or "Final answer: **5**" the marks are the answer's.
+_CLOSE = r"(?:(?:\*\*|__|\*)(?=\s|$))?"
 _FINAL = re.compile(
-    rf"{_B}[ \t]*final\s+answer[ \t]*{_B}[ \t]*(?:is\b|:|=|：)?[ \t]*{_B}[ \t]*:?[ \t]*",
+    rf"{_B}[ \t]*final\s+answer[ \t]*{_B}[ \t]*(?:is\b|:|=|：)?[ \t]*{_CLOSE}[ \t]*:?[ \t]*",
     re.IGNORECASE,
 )
 _ANSWER_LINE = re.compile(
-    rf"^[ \t#>*-]*{_B}answer{_B}\s*:\s*{_B}(?P<rest>[^\n]+)", re.IGNORECASE | re.MULTILINE
+    rf"^[ \t#>*-]*{_B}answer{_B}\s*:\s*{_CLOSE}\s*(?P<rest>[^\n]+)", re.IGNORECASE | re.MULTILINE
 )
 _ANSWER_IS = re.compile(r"\banswer\s+is\s*:?\s*(?P<rest>[^\n]+)", re.IGNORECASE)
 _BOXED = re.compile(r"\\boxed\s*\{")
 _FENCE = re.compile(r"```[\w+-]*\n?(.*?)```", re.DOTALL)
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+# A `**bold**` span as markdown writes it: opening `**` at the start or after a space/bracket and
+# followed by a non-space; closing `**` after a non-space and followed by the end, a space or
+# punctuation. `3*x**2 + 2` and `2**10` have no such span, so their operators stay.
+_BOLD_SPAN = re.compile(r"(?<![^\s(\[{:])\*\*(?P<inner>[^\s*](?:[^*]*[^\s*])?)\*\*(?![\w*])")
+_WRAPPERS = ("**", "*", "`")
+
+
+def _unwrap(s: str) -> str:
+    """Remove emphasis or code marks that wrap the whole answer (`**5**`, `*5*`, `` `5` ``), and
+    dangling marks around it; marks inside the answer are its own characters and stay."""
+    while True:
+        s = s.strip()
+        for mark in _WRAPPERS:
+            n = len(mark)
+            if len(s) > 2 * n and s.startswith(mark) and s.endswith(mark):
+                inner = s[n:-n]
+                if inner.strip("* \t"):
+                    s = inner
+                    break
+        else:
+            if s.startswith("**") and "**" not in s[2:]:
+                s = s[2:]  # a dangling opener: "**Final answer:** 42" leaves "** 42" or "42**"
+            elif s.endswith("**") and "**" not in s[:-2] and not s[:-2].endswith("*"):
+                s = s[:-2]
+            else:
+                return s
 
 
 def find_final_answer(text: str) -> str | None:
@@ -127,8 +156,8 @@ def _clean(answer: str) -> str:
     s = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
     s = s.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
     s = re.sub(r"\$+([^$]*)\$+", r"\1", s)
-    s = s.replace("**", "").replace("__", "").strip("`* \t")
+    s = _unwrap(_BOLD_SPAN.sub(r"\g<inner>", s))
     s = s.lstrip("#>").strip()
-    s = re.sub(r"[.。]+$", "", s).strip()
+    s = _unwrap(re.sub(r"[.。]+$", "", s).strip())
     s = re.sub(r"[ \t]{2,}", " ", s)
     return s

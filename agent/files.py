@@ -80,13 +80,30 @@ def files_from_messages(messages: list[Message]) -> list[InputFile]:
             if not isinstance(part, ImagePart):
                 continue
             try:
-                data = base64.b64decode(part.data, validate=True)
-            except (binascii.Error, ValueError) as exc:
+                data = decode_base64(part.data)
+            except ValueError as exc:
                 raise ValueError(f"attached file {part.name or '(inline)'} is not base64") from exc
             name = part.name or f"file_{len(found) + 1}{extension_for(part.mime_type)}"
             _check_size(name, len(data))
             found.append(InputFile(name=check_name(name), data=data))
     return found
+
+
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def decode_base64(data: str) -> bytes:
+    """Base64 as Gemini accepts it: the standard or the URL-safe alphabet, padded or not;
+    ValueError for anything else (the wire decoder and the file loader share this)."""
+    if not isinstance(data, str) or not data.isascii():
+        raise ValueError("not base64")
+    text = data.translate(_URLSAFE)
+    if len(text) % 4 == 1:
+        raise ValueError("not base64 (bad length)")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64") from exc
 
 
 def extension_for(mime_type: str) -> str:

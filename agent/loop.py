@@ -19,6 +19,7 @@ from typing import Any
 from agent.answer import answer_from_parts
 from agent.degenerate import is_degenerate, trim_loop
 from agent.events import Done, Event, PartDone, TextDelta
+from agent.figure_budget import FigureBudget
 from agent.files import (
     InputFile,
     files_from_messages,
@@ -223,6 +224,7 @@ class Agent:
         calls: list[CallUsage] = []
         created: dict[str, None] = {}  # names of files the code created or changed
         figures = 0
+        figure_budget = FigureBudget.from_env()
         steps = 0
         failures = 0  # consecutive failed (or repeated) code runs
         last_code: str | None = None
@@ -291,7 +293,7 @@ class Agent:
                 # 2. execute and 3. observe: the result joins the same model message
                 if code is not None:
                     if sandbox is None:  # opened on first use: answers without code need none
-                        sandbox = _open_sandbox(self.sandbox_limits, inputs)
+                        sandbox = figure_budget.wrap(_open_sandbox(self.sandbox_limits, inputs))
                     remaining = budget - (time.monotonic() - start)
                     result, images, changed = _execute(
                         sandbox, code, min(self.run_timeout_s, max(1.0, remaining)), figures + 1

@@ -18,6 +18,7 @@ from sandbox.result import SandboxError
 
 _STARTUP_TIMEOUT_S = 180.0
 UNSAFE_ENV = "CODEXEC_UNSAFE_NO_ISOLATION"
+WEAK_MEMORY_ENV = "CODEXEC_ALLOW_WEAK_MEMORY_LIMIT"
 _REQUEST_TIMEOUT_S = 60.0
 THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -62,7 +63,8 @@ class ZygoteClient:
         env = base_env()
         env["HOME"] = "/tmp"
         env["PYTHONPATH"] = pkg_parent
-        for name in ("CODEXEC_DEBUG", "CODEXEC_SANDBOX_LEVEL", "CODEXEC_THP"):
+        names = ("CODEXEC_DEBUG", "CODEXEC_SANDBOX_LEVEL", "CODEXEC_THP")
+        for name in (*names, "CODEXEC_CGROUP_ROOT", "CODEXEC_CGROUP_PARENT"):
             if os.environ.get(name):
                 env[name] = os.environ[name]
         cmd = [sys.executable, "-s", "-m", "sandbox.zygote", "--fd", str(child.fileno())]
@@ -93,6 +95,10 @@ class ZygoteClient:
         self.level: str = ready["level"]
         self.pid = int(ready["pid"])
         self.startup_s: float = ready.get("startup_s", 0.0)
+        self.cgroup_version: int | None = ready.get("cgroup_version")
+        self.weak_memory = self.cgroup_version is None
+        if self.weak_memory:
+            self._allow_weak_memory(ready.get("cgroup_problem") or "no usable memory cgroup")
         if self.level == "none":
             reason = ready.get("no_isolation_reason", "")
             if not os.environ.get(UNSAFE_ENV):
@@ -106,6 +112,25 @@ class ZygoteClient:
         else:
             ws = f"/proc/{self.pid}/root{ready['workspaces']}"
         self.workspaces_fd = os.open(ws, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def _allow_weak_memory(self, problem: str) -> None:
+        """Without a memory cgroup the memory limit (shared memory, tmpfs) and the CPU quota
+        would not hold: refuse, unless the operator opted in to the weaker mode."""
+        if os.environ.get(WEAK_MEMORY_ENV) == "1" or os.environ.get(UNSAFE_ENV):
+            print(
+                f"sandbox: WARNING: no memory cgroup ({problem}); {WEAK_MEMORY_ENV}=1: memory is "
+                "bounded by RLIMIT_DATA and the tmpfs sizes only (shared memory and files in "
+                "/tmp count against no limit) and there is no CPU quota",
+                file=sys.stderr,
+            )
+            return
+        self.close()
+        raise SandboxError(
+            f"no memory cgroup for the sandbox sessions: {problem}. Without one the memory "
+            "limit and the CPU quota do not hold, so the sandbox refuses to run code. Run as "
+            "root on a host with cgroup v1, or give it a delegated cgroup v2 subtree (see "
+            f"sandbox/cgroups.py); or set {WEAK_MEMORY_ENV}=1 to run with weaker limits."
+        )
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -144,8 +169,7 @@ class ZygoteClient:
 
 def _remove_stale() -> None:
     """Remove what hosts that were killed left behind (their zygotes exited with them)."""
-    if os.geteuid() == 0:
-        cgroups.remove_stale()
+    cgroups.remove_stale()
     tmp = tempfile.gettempdir()
     for name in os.listdir(tmp):
         parts = name.split("-")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import select
 import time
 from typing import Any
@@ -24,8 +25,14 @@ MAX_ERROR_CHARS = 65536
 _VERDICTS = ("ok", "runtime_error", "timeout", "memory_limit", "import_blocked", "internal_error")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _clip(value: Any, limit: int = MAX_ERROR_CHARS) -> str:
+    """Untrusted text from the session: capped, and with lone surrogates (an exception's text
+    may hold "\\ud800") replaced by U+FFFD, so it always encodes as UTF-8."""
     text = value if isinstance(value, str) else str(value)
+    text = _SURROGATE.sub("\ufffd", text)
     if len(text) > limit:
         text = text[:limit] + f"\n[truncated: {len(text) - limit} characters dropped]"
     return text
@@ -73,6 +80,7 @@ class Run:
         max_json = 4 * MAX_ERROR_CHARS * 6 + (1 << 20)  # JSON may escape a character 6x
         self.reader = FrameReader(max_json, limits.max_figure_bytes)
         self.pngs: list[bytes] = []
+        self.png_bytes = 0
         self.dropped_figures = 0
 
     def execute(self, code: str) -> dict[str, Any]:
@@ -106,7 +114,7 @@ class Run:
                         return self._died()
                     try:
                         reply = self._frames(chunk)
-                    except ValueError:
+                    except (ValueError, RecursionError):  # a malformed or hostile reply
                         return self._killed("internal_error")
                     if reply is not None:
                         proc.ctl.setblocking(True)
@@ -146,8 +154,10 @@ class Run:
         for kind, payload in self.reader.feed(chunk):
             if kind == JSON:
                 return json.loads(payload)
-            if len(self.pngs) < self.limits.max_figures and payload.startswith(_PNG_MAGIC):
+            fits = self.png_bytes + len(payload) <= self.limits.max_figures_total_bytes
+            if len(self.pngs) < self.limits.max_figures and fits and payload.startswith(_PNG_MAGIC):
                 self.pngs.append(payload)
+                self.png_bytes += len(payload)
             else:
                 self.dropped_figures += 1
         return None

@@ -85,8 +85,10 @@ def _session_main(cfg: Config, pool_sock: socket.socket, cg_name: str) -> None:
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
         limits = req["limits"]
-        cgroups.set_limits(cg_fds, limits["memory_mb"], limits["max_procs"])
-        limits["rlimit_memory"] = "memory" not in cg_fds
+        if not cgroups.has_memory(cg_fds) and not limits.get("weak_memory_ok"):
+            raise OSError("the session has no memory cgroup, so its memory limit would not hold")
+        cgroups.set_limits(cg_fds, limits["memory_mb"], limits["max_procs"], limits["cpus"])
+        limits["rlimit_memory"] = not cgroups.has_memory(cg_fds)
         for fd in (out_fd, err_fd, *cg_fds.values()):
             os.close(fd)
         ws = isolation.setup_session(req["ws"], req["uid"], req["uid"], limits, cfg.level)

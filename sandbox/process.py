@@ -11,6 +11,7 @@ import socket
 import threading
 from collections.abc import Callable
 
+from sandbox import cgroups
 from sandbox.cgroups import SessionCgroup
 from sandbox.client import ZygoteClient, base_env
 from sandbox.limits import Limits
@@ -27,7 +28,7 @@ class SessionProcess:
             "op": "spawn",
             "sid": sid,
             "uid": uid,
-            "limits": limits.model_dump(),
+            "limits": {**limits.model_dump(), "weak_memory_ok": client.weak_memory},
             "env": base_env(),
         }
         try:
@@ -49,7 +50,9 @@ class SessionProcess:
             self.pidfd = -1  # already gone: the first run reports it and restarts
         self.level = client.level
         cg = reply.get("cgroups") or {}
-        self.cgroup = SessionCgroup(cg.get("memory"), cg.get("pids"))
+        self.cgroup = SessionCgroup(
+            cg.get("memory"), cg.get("pids"), cg.get(cgroups.UNIFIED), cg.get("cpu")
+        )
         self.alive = True
         self.paused = False
         self.idle_cpu_s = self.cpu_seconds()  # CPU time when the last run ended
@@ -94,7 +97,7 @@ class SessionProcess:
         started keeps running after it. The runner does the same; this does not trust it.
         The session's processes are its cgroup's or, without one, the interpreter's
         descendants (orphans in its pid namespace are reparented to it)."""
-        members = self.cgroup.pids_list if self.cgroup.pids or self.cgroup.memory else None
+        members = self.cgroup.pids_list if self.cgroup.present else None
         listing = members or self._descendants
         for _ in range(20):
             pids = [p for p in listing() if p != self.pid]

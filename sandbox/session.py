@@ -18,7 +18,7 @@ from sandbox.limits import Limits
 from sandbox.process import SessionProcess, reaper, wait_closed
 from sandbox.result import ErrorInfo, ExecutionResult, FileInfo, SandboxError
 
-__all__ = ["Sandbox", "wait_closed"]
+__all__ = ["Sandbox", "interrupt_thread", "wait_closed"]
 
 T = TypeVar("T")
 
@@ -27,6 +27,19 @@ _ids_lock = threading.Lock()
 _UID_BASE = 100_000
 _MAX_IDLE_CPU_S = 1.0
 MAX_CODE_CHARS = 8 * 1024 * 1024
+
+
+_by_thread: dict[int, weakref.WeakSet[Sandbox]] = {}
+_by_thread_lock = threading.Lock()
+
+
+def interrupt_thread(ident: int) -> int:
+    """Kill the running code of every open Sandbox that thread `ident` created (from any
+    thread, even while a run is in progress: that run ends at once, as if the interpreter had
+    died). For servers whose client went away. Returns how many sessions were killed."""
+    with _by_thread_lock:
+        boxes = list(_by_thread.get(ident, ()))
+    return sum(box.interrupt() for box in boxes)
 
 
 def _session_uid(sid: int) -> int:
@@ -46,6 +59,7 @@ class _State:
         self.proc: SessionProcess | None = None
         self.ws_fd = -1
         self.closed = False
+        self.files_lost = False  # the zygote died: a fresh, empty workspace replaced the old one
 
     def ensure_process(self) -> SessionProcess:
         if self.proc is None or not self.proc.alive:
@@ -56,6 +70,7 @@ class _State:
                 if self.ws_fd >= 0:
                     os.close(self.ws_fd)
                     self.ws_fd = -1
+                    self.files_lost = True
                 self.client = get_client()
             self.proc = SessionProcess(self.client, self.sid, self.uid, self.limits)
             if self.ws_fd < 0:
@@ -106,6 +121,8 @@ class Sandbox:
         self._lock = threading.RLock()
         self._state = _State(self.limits)
         self._finalizer = weakref.finalize(self, self._state.close)
+        with _by_thread_lock:
+            _by_thread.setdefault(threading.get_ident(), weakref.WeakSet()).add(self)
         try:
             self._state.ensure_process()
         except BaseException:
@@ -119,6 +136,16 @@ class Sandbox:
         if wait:
             self._state.close(wait=True)
         self._finalizer()
+
+    def interrupt(self) -> bool:
+        """Kill the session's processes now, from any thread (a run in progress returns at
+        once; the next run starts a fresh interpreter, files kept). False if none was alive."""
+        state = self._state
+        proc = state.proc
+        if state.closed or proc is None or not proc.alive:
+            return False
+        proc.signal_kill()
+        return True
 
     @property
     def closed(self) -> bool:
@@ -226,8 +253,22 @@ class Sandbox:
                 "the session was restarted (variables lost, files kept)",
                 "traceback": "",
             }
+        if result.get("died") and not state.client.alive():
+            # The fork server died with the session: its workspace is gone too. Say so.
+            result["error"] = {
+                "name": "SandboxProcessExit",
+                "message": "the sandbox's fork server ended during the run; the session was "
+                "restarted and its working directory is gone (variables and files lost)",
+                "traceback": "",
+            }
         if not proc.alive:
             proc.dispose()
+        if state.files_lost:
+            state.files_lost = False
+            note += (
+                "[sandbox: the sandbox was restarted after its fork server ended; the files "
+                "of the working directory were lost (variables too)]\n"
+            )
         after = files.snapshot(state.ws_fd)
         changed = files.infos(after, files.changed(before, after))
         result["stderr"] = note + result["stderr"]

@@ -206,7 +206,7 @@ def main() -> None:
     level = isolation.enter_namespaces()
     preload(PRELOAD[args.preload])
     libs = allowlist.load_allowed_libs()
-    cg_parents = cgroups.open_parents() if level == "root" else {}
+    cg = cgroups.discover()  # before the pivot: the cgroup tree is not in the sandbox root
     pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     workspaces = args.workspaces
     if level != "none":
@@ -228,9 +228,11 @@ def main() -> None:
             c.collapse_to_huge_pages()
         except OSError:
             pass
-    zygote = Zygote(sock, Config(level, cg_parents, libs, pid_ns), workspaces)
+    zygote = Zygote(sock, Config(level, cg.parents, libs, pid_ns), workspaces)
     ready = {"ready": True, "level": level, "pid": os.getpid(), "workspaces": workspaces}
     ready["no_isolation_reason"] = isolation.NO_ISOLATION_REASON
+    ready["cgroup_version"] = cg.version
+    ready["cgroup_problem"] = cg.problem
     ready["startup_s"] = round(time.monotonic() - t0, 3)
     sock.send(json.dumps(ready).encode())
     zygote.serve()

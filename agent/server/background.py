@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from agent.server.config import ServerConfig
-from agent.server.http import create_app
+from agent.server.http import create_app, uvicorn_options
 
 
 class BackgroundServer:
@@ -23,7 +23,8 @@ class BackgroundServer:
         self._sock.bind((host, 0))
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+        options = uvicorn_options(getattr(app.state, "config", None) or ServerConfig())
+        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, **options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True

@@ -5,8 +5,11 @@ Model names in URLs (`/v1beta/models/{model}:generateContent`) resolve as follow
    `--alias NAME=SPEC` adds more, e.g. `--alias gemini-2.0-flash=local` so unchanged Gemini code
    runs on the local model; `--alias '*=SPEC'` catches every name that is not otherwise known;
 2. else a model SPEC itself (`local:0.5b`, `openai:gpt-4o-mini`, ...), unless the server runs
-   with `--aliases-only`; `scripted:PATH` (which reads a file by path) only with
-   `--allow-scripted` or through an alias;
+   aliases-only; `scripted:PATH` (which reads a file by path) only with `--allow-scripted` or
+   through an alias. Aliases-only is the default when the server holds operator credentials
+   (OPENAI_API_KEY, OPENAI_BASE_URL, GEMINI_API_KEY, GOOGLE_API_KEY, ANTHROPIC_API_KEY), so a
+   client cannot name `openai:ANY` and spend them; `--allow-raw-specs` opts out, `--aliases-only`
+   forces it on;
 3. else 404 NOT_FOUND.
 """
 
@@ -18,6 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SPEC_PREFIXES = ("local:", "openai:", "gemini:", "anthropic:", "scripted:")
+# Environment variables that give the server paid or private model backends.
+OPERATOR_CREDENTIALS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "ANTHROPIC_API_KEY",
+)
+
+
+def operator_credentials() -> list[str]:
+    """The OPERATOR_CREDENTIALS set (non-empty) in this process's environment."""
+    return [name for name in OPERATOR_CREDENTIALS if os.environ.get(name, "").strip()]
+
+
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # Gemini's inline request limit
 DEFAULT_MAX_FILE_BYTES = 50 * 2**20  # what the sandbox takes (agent.files.MAX_INPUT_FILE_BYTES)
 DEFAULT_MAX_FILES_BYTES = 20 * 2**30  # Gemini's Files API storage per project
@@ -37,7 +55,8 @@ class ServerConfig:
     max_concurrency: int = 4
     queue_size: int = 64
     aliases: dict[str, str] = field(default_factory=dict)
-    aliases_only: bool = False
+    # None: aliases-only exactly when operator credentials are set (see operator_credentials)
+    aliases_only: bool | None = None
     allow_scripted: bool = False  # raw `scripted:PATH` in URLs would let clients name host files
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_steps: int = 10
@@ -46,6 +65,13 @@ class ServerConfig:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_files_bytes: int = DEFAULT_MAX_FILES_BYTES  # per API key (all files, if no keys)
     file_ttl_s: float = DEFAULT_FILE_TTL_S
+    header_timeout_s: float = 10.0  # a request's headers must arrive within this
+    body_timeout_s: float = 60.0  # and its body within this after the headers
+    max_connections: int = 512  # open connections (the slowest are shed first)
+
+    def __post_init__(self) -> None:
+        if self.aliases_only is None:
+            self.aliases_only = bool(operator_credentials())
 
     def all_aliases(self) -> dict[str, str]:
         return {"default": self.model, "local": "local", **self.aliases}
@@ -105,9 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--alias", type=_alias, action="append", default=[], metavar="NAME=SPEC",
         help="map a model name to a SPEC (repeatable; NAME '*' catches all unknown names)",
     )  # fmt: skip
-    p.add_argument(
-        "--aliases-only", action="store_true", help="refuse raw SPECs in URLs (only aliases)"
-    )
+    only = p.add_mutually_exclusive_group()
+    only.add_argument(
+        "--aliases-only", dest="aliases_only", action="store_const", const=True, default=None,
+        help="refuse raw SPECs in URLs (only aliases); the default when operator credentials "
+        f"({', '.join(OPERATOR_CREDENTIALS)}) are set",
+    )  # fmt: skip
+    only.add_argument(
+        "--allow-raw-specs", dest="aliases_only", action="store_const", const=False,
+        help="accept raw SPECs in URLs (openai:ANY, ...) even with operator credentials set: "
+        "any client can then spend them",
+    )  # fmt: skip
     p.add_argument(
         "--allow-scripted",
         action="store_true",
@@ -140,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--file-ttl-hours", type=float, default=DEFAULT_FILE_TTL_S / 3600, metavar="H",
         help="uploaded files expire after this long (48)",
     )  # fmt: skip
+    p.add_argument(
+        "--header-timeout", type=float, default=10.0, metavar="S",
+        help="close a connection whose request headers take longer (10)",
+    )  # fmt: skip
+    p.add_argument(
+        "--body-timeout", type=float, default=60.0, metavar="S",
+        help="close a connection whose request body takes longer after its headers (60)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-connections", type=_positive, default=512, metavar="N",
+        help="open connections at most; beyond, the oldest still sending headers is closed (512)",
+    )  # fmt: skip
     return p
 
 
@@ -171,4 +217,7 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
         max_file_bytes=int(args.max_file_mb * 2**20),
         max_files_bytes=int(args.max_files_gb * 2**30),
         file_ttl_s=args.file_ttl_hours * 3600,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+        max_connections=args.max_connections,
     )

@@ -35,7 +35,9 @@ class ApiError(Exception):
         return {"error": {"code": self.code, "message": self.message, "status": self.status}}
 
     def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse(self.to_json(), status_code=self.code, headers=headers)
+        from agent.server.safejson import SafeJSONResponse  # (it imports this module)
+
+        return SafeJSONResponse(self.to_json(), status_code=self.code, headers=headers)
 
 
 def invalid(message: str) -> ApiError:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
+import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -33,11 +33,13 @@ from agent.loop import Agent
 from agent.models import get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
-from agent.server import count_tokens, files_api, interactions_api
-from agent.server.config import ServerConfig, parse_args
+from agent.server import count_tokens, files_api, interactions_api, safejson
+from agent.server.config import ServerConfig, operator_credentials, parse_args
+from agent.server.connections import protocol_class
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
 from agent.server.responses import chunk_json, finish_fields, response_json, sse
+from agent.server.safejson import SafeJSONResponse
 from agent.server.webpage import add_webpage
 from agent.server.wire import ParsedRequest, parse_request
 
@@ -77,7 +79,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         _check_key(request, config)
         spec = config.resolve(name)
         if spec is None:
-            raise _unknown_model(name)
+            raise _unknown_model(name, config)
         return _model_info(name.removeprefix("models/"), spec)
 
     @app.post("/{version}/models/{target:path}")
@@ -89,7 +91,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             raise not_found(f"Method not found: {target!r}; supported: {', '.join(METHODS)}")
         spec = config.resolve(name)
         if spec is None:
-            raise _unknown_model(name)
+            raise _unknown_model(name, config)
         body = await _read_json(request, config.max_body_bytes)
         parsed = parse_request(body, files_api.file_resolver(request))
         if not pool.try_admit():
@@ -159,7 +161,7 @@ class _RunStreamingResponse(StreamingResponse):
         try:
             await super().stream_response(send)
         finally:
-            self.run.cancel.set()
+            self.run.stop()
 
 
 @asynccontextmanager
@@ -169,13 +171,13 @@ async def _stop_on_disconnect(request: Request, run: Run) -> AsyncIterator[None]
     async def watch() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass
-        run.cancel.set()
+        run.stop()
 
     watcher = asyncio.create_task(watch())
     try:
         yield
     except BaseException:
-        run.cancel.set()
+        run.stop()
         raise
     finally:
         watcher.cancel()
@@ -201,7 +203,7 @@ async def _answer(request: Request, run: Run, model_version: str, response_id: s
         raise ApiError(
             503, f"The request could not be completed: {result.error or 'unknown error'}"
         )
-    return JSONResponse(response_json(result, model_version, response_id))
+    return SafeJSONResponse(response_json(result, model_version, response_id))
 
 
 async def _stream(
@@ -216,7 +218,7 @@ async def _stream(
             return sse(data)
         prefix = b"[" if first else b",\r\n"
         first = False
-        return prefix + json.dumps(data, separators=(",", ":")).encode()
+        return prefix + safejson.dumps(data)
 
     def chunk(parts: list[dict[str, Any]] | None, **kw: Any) -> bytes:
         return emit(chunk_json(parts, model_version, response_id, **kw))
@@ -248,7 +250,7 @@ async def _stream(
         if not sse_mode:
             yield b"[]" if first else b"]"
     finally:
-        run.cancel.set()  # the client went away (or we are done): stop the run, free its sandbox
+        run.stop()  # the client went away (or we are done): stop the run, free its sandbox
 
 
 def _unsent_text(full: str, streamed: str) -> str:
@@ -283,10 +285,7 @@ async def _read_json(request: Request, limit: int) -> Any:
             raise too_big
     if not body:
         raise invalid("Invalid JSON payload: the request body is empty.")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise invalid(f"Invalid JSON payload received: {e}") from None
+    return safejson.parse_body(bytes(body))
 
 
 def _check_version(version: str) -> None:
@@ -313,8 +312,13 @@ def _check_key(request: Request, config: ServerConfig) -> None:
         raise ApiError(403, "API key not valid. Please pass a valid API key.")
 
 
-def _unknown_model(name: str) -> ApiError:
+def _unknown_model(name: str, config: ServerConfig) -> ApiError:
     name = name.removeprefix("models/")
+    if config.aliases_only:
+        return not_found(
+            f"models/{name} is not found. This server accepts only its model aliases "
+            "(GET /v1beta/models lists them)."
+        )
     return not_found(
         f"models/{name} is not found. Use an alias (GET /v1beta/models lists them) or a model "
         "SPEC: local, local:0.5b, openai:MODEL, gemini:MODEL, anthropic:MODEL, scripted:PATH."
@@ -365,10 +369,25 @@ class _RedactKey(logging.Filter):
         return True
 
 
+def uvicorn_options(config: ServerConfig) -> dict[str, Any]:
+    """Connection limits and timeouts for uvicorn (see connections.py)."""
+    protocol = protocol_class(
+        config.header_timeout_s, config.body_timeout_s, config.max_connections
+    )
+    return {"http": protocol, "timeout_keep_alive": 5, "h11_max_incomplete_event_size": 64 * 1024}
+
+
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     config = parse_args(argv)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it: with the default handler
+    # that kills the process before atexit removes the zygote's workspaces and cgroups.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(_RedactKey())
     aliases = ", ".join(f"{n} -> {s}" for n, s in config.all_aliases().items())
@@ -377,12 +396,22 @@ def main(argv: list[str] | None = None) -> int:
         config.host, config.port, aliases, "required" if config.api_key else "not required",
         config.max_concurrency, config.queue_size,
     )  # fmt: skip
+    credentials = operator_credentials()
+    if config.aliases_only:
+        log.info("only the aliases are served (raw model SPECs in URLs are refused)")
+    elif credentials:
+        log.warning(
+            "--allow-raw-specs with %s set: any client may name openai:/gemini:/anthropic: "
+            "models and spend them",
+            ", ".join(credentials),
+        )
     uvicorn.run(
         create_app(config),
         host=config.host,
         port=config.port,
         log_level="info",
         timeout_graceful_shutdown=10,
+        **uvicorn_options(config),
     )
     return 0
 

@@ -28,6 +28,18 @@ class Run:
         self.loop = loop
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.cancel = threading.Event()
+        self.worker: int | None = None  # the worker thread's ident while the run executes
+        self._worker_lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Ask the run to stop and kill the code it is running now (so a client that went away
+        frees its slot within a moment, not when its code ends)."""
+        self.cancel.set()
+        with self._worker_lock:
+            if self.worker is not None:
+                from sandbox.session import interrupt_thread
+
+                interrupt_thread(self.worker)
 
     def push(self, item: Any) -> None:
         try:
@@ -79,6 +91,8 @@ class RunPool:
         return run
 
     def _work(self, run: Run, open_events: Callable[[], Iterator[Any]]) -> None:
+        with run._worker_lock:
+            run.worker = threading.get_ident()
         try:
             if run.cancel.is_set():
                 raise RunCancelled("the request was cancelled before it started")
@@ -96,12 +110,15 @@ class RunPool:
         except BaseException as e:  # noqa: BLE001 - handed to the request, which reports it
             run.push(e)
         finally:
+            with run._worker_lock:
+                run.worker = None
             self._release(run)
             run.push(END)
 
     def shutdown(self) -> None:
         """Stop every run (each closes its sandbox and ends its request); don't wait."""
         with self._lock:
-            for run in self._runs:
-                run.cancel.set()
+            runs = list(self._runs)
+        for run in runs:
+            run.stop()
         self._executor.shutdown(wait=False)

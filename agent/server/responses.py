@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from agent.parts import part_to_gemini
+from agent.server.safejson import dumps
 from agent.usage import Usage
 
 # Our finish reasons that Gemini's FinishReason enum lacks are sent as OTHER plus a finishMessage.
@@ -65,4 +65,4 @@ def chunk_json(
 
 
 def sse(data: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\r\n\r\n"
+    return b"data: " + dumps(data) + b"\r\n\r\n"

@@ -7,15 +7,15 @@ agent's parts with `agent.parts.part_to_gemini`, so they are exactly Gemini's RE
 from __future__ import annotations
 
 import base64
-import binascii
 import mimetypes
 import re
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from agent.files import decode_base64
 from agent.models.base import GenerateOptions
 from agent.parts import (
     CodePart,
@@ -102,9 +102,10 @@ class Tool(_Wire):
 
 
 class GenerationConfig(_Wire):
-    temperature: float | None = None
-    max_output_tokens: int | None = None
-    candidate_count: int | None = None
+    # Gemini's ranges; NaN and infinities are refused (json.loads would accept `NaN`)
+    temperature: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)
+    max_output_tokens: int | None = Field(None, le=2**31 - 1)
+    candidate_count: int | None = Field(None, le=2**31 - 1)
 
 
 class GenerateContentRequest(_Wire):
@@ -232,15 +233,18 @@ def file_name(mime_type: str, index: int, display_name: str | None) -> str:
     return f"file_{index}{ext}"
 
 
-def _decode_b64(data: str, where: str) -> None:
+def _canonical_b64(data: str, where: str) -> str:
+    """The data in standard padded base64 (URL-safe and unpadded are accepted, as by Gemini and
+    agent.files, which decodes it later); 400 if it is not base64."""
     try:
-        base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        # accept the URL-safe alphabet too, as Gemini does
-        try:
-            base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-        except (binascii.Error, ValueError):
-            raise invalid(f"{where}.inlineData.data: invalid base64 data") from None
+        raw = decode_base64(data)
+    except ValueError:
+        raise invalid(f"{where}.inlineData.data: invalid base64 data") from None
+    return (
+        data
+        if len(data) % 4 == 0 and "-" not in data and "_" not in data
+        else base64.b64encode(raw).decode()
+    )
 
 
 def _messages(contents: list[Content], resolve_file: FileResolver | None) -> list[Message]:
@@ -295,10 +299,9 @@ def _part(
             return None  # a previous answer's thought summary: not part of the conversation
         return TextPart(text=wp.text)
     if wp.inline_data is not None:
-        _decode_b64(wp.inline_data.data, where)
         return ImagePart(
             mime_type=wp.inline_data.mime_type,
-            data=wp.inline_data.data,
+            data=_canonical_b64(wp.inline_data.data, where),
             name=wp.inline_data.display_name,
         )
     if wp.executable_code is not None:

@@ -80,3 +80,29 @@ def test_answer_from_parts_uses_output_when_there_is_no_text() -> None:
     ]
     assert answer_from_parts(parts) == "5"
     assert answer_from_parts([]) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Final answer: 3*x**2 + 2", "3*x**2 + 2"),
+        ("Final answer: **5**", "5"),
+        ("**Final answer:** 42", "42"),
+        ("**Final answer: 42**", "42"),
+        ("Final answer: __init__", "__init__"),
+        ("Final answer: `__init__`", "__init__"),
+        ("Final answer: 2**10 = 1024", "2**10 = 1024"),
+        ("Final answer: **x = 2**.", "x = 2"),
+        ("Final answer: *7*", "7"),
+        ("Final answer: a_b__c", "a_b__c"),
+        ("Final answer: f(x) = x**3 - x**2", "f(x) = x**3 - x**2"),
+        ("Final answer: the result is **3** apples", "the result is 3 apples"),
+        ("The answer is **2*x**", "2*x"),
+        ("Answer: x**2", "x**2"),
+        ("Final answer: \\boxed{x**2}", "x**2"),
+        ("Final answer: `a * b`", "a * b"),
+        ("Final answer: ***5***", "5"),
+    ],
+)
+def test_the_answers_own_characters_are_kept(text: str, expected: str) -> None:
+    assert extract_final_answer(text) == expected

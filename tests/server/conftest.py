@@ -13,10 +13,17 @@ from google.genai import types
 
 import agent.server.http as http_module
 from agent.server.background import BackgroundServer
-from agent.server.config import ServerConfig
+from agent.server.config import OPERATOR_CREDENTIALS, ServerConfig
 from agent.server.http import create_app
 
 StartServer = Callable[..., BackgroundServer]
+
+
+@pytest.fixture(autouse=True)
+def _no_operator_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's model keys would make every server aliases-only: tests set them explicitly."""
+    for name in OPERATOR_CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,39 @@ def test_stream_without_alt_sse_is_a_json_array(start_server, script) -> None:
     assert chunks[0]["candidates"][0]["content"]["parts"][0]["text"]
     assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
     assert chunks[-1]["usageMetadata"]["totalTokenCount"] > 0
+
+
+SPIN = "import time\nprint('started', flush=True)\nt = time.time()\nwhile time.time() - t < 25:\n    pass\n"
+
+
+@pytest.mark.parametrize("method", ["streamGenerateContent", "generateContent"])
+def test_disconnect_kills_the_running_code_within_a_second(
+    start_server, script, sandboxes, method: str
+) -> None:
+    turns = [{"text": "", "code": SPIN}, {"text": "Final answer: never"}]
+    server = start_server(aliases={"spin": script(turns)})
+    pool = server.app.state.pool
+
+    def running() -> list[int]:
+        if not sandboxes:
+            return []
+        proc = sandboxes[0][0]._state.proc
+        return [proc.pid] if proc is not None and alive(proc.pid) else []
+
+    body = json.dumps(REQUEST).encode()
+    head = (
+        f"POST /v1beta/models/spin:{method}?alt=sse HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    conn = socket.create_connection(("127.0.0.1", server.port))
+    conn.sendall(head.encode() + body)  # a raw client: generateContent answers only at the end
+    assert _wait_for(lambda: bool(running()), 20), "the code never started"
+    time.sleep(0.5)  # it is spinning now
+    pid = running()[0]
+    left_at = time.monotonic()
+    conn.close()  # the client goes away
+    assert _wait_for(lambda: not alive(pid), 5), "the spinning code survived the disconnect"
+    stopped_after = time.monotonic() - left_at
+    assert stopped_after < 1.0, f"the code ran on for {stopped_after:.2f} s after the disconnect"
+    assert _wait_for(lambda: pool.admitted == 0, 5), "the worker slot was not freed"
+    assert sandboxes[0][0].closed
