@@ -39,6 +39,8 @@ def token_hash(tokens: list[int]) -> str:
 
 def ensure_prefix(llm: Any, tokens: list[int], model_sha: str, directory: Path | None) -> str:
     """Make sequence 0 of `llm` start with `tokens`; how: "cached", "restored" or "computed"."""
+    if not hasattr(llm, "input_ids") or not hasattr(llm, "_ctx"):
+        return "computed"  # not a llama_cpp.Llama (a test double): nothing to keep
     if list(llm.input_ids[: min(llm.n_tokens, len(tokens))]) == tokens and llm.n_tokens >= len(
         tokens
     ):
