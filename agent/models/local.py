@@ -199,6 +199,8 @@ class LocalModel:
         from agent.models.prefix_cache import ensure_prefix, state_dir
         from agent.weights import spec_for
 
+        if not hasattr(loaded.llm, "_ctx"):  # not a llama_cpp.Llama (a test double)
+            return
         text = render_chatml(system, shots).removesuffix(ASSISTANT_HEADER)
         with loaded.lock:
             tokens = loaded.llm.tokenize(text.encode(), add_bos=False, special=True)

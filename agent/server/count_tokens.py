@@ -51,7 +51,7 @@ def register(app: FastAPI, config: ServerConfig) -> None:
         h._check_key(request, config)
         spec = config.resolve(name)
         if spec is None:
-            raise h._unknown_model(name)
+            raise h._unknown_model(name, config)
         body = await h._read_json(request, config.max_body_bytes)
         parsed = parse_request(request_body(body), files_api.file_resolver(request))
         total, how = await asyncio.to_thread(count, spec, parsed)

@@ -62,7 +62,7 @@ def register(app: FastAPI, config: ServerConfig) -> None:
             raise invalid("model: required (a model name, as for generateContent)")
         spec = config.resolve(model)
         if spec is None:
-            raise http._unknown_model(model)
+            raise http._unknown_model(model, config)
         store = files_api.store_of(request)
         owner = files_api.owner_of(request, config)
         history: list[Message] = []
