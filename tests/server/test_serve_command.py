@@ -40,5 +40,5 @@ def test_serve_command_answers_with_key_and_aliases() -> None:
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    assert proc.returncode in (0, -15)
+    assert proc.returncode in (0, 143, -15)  # 143: exited cleanly after SIGTERM
     assert b"env-key" not in out  # the key is never logged
