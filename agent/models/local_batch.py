@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agent.models.prefix_cache import evaluate_prefix
+
 TOP_K = 40
 TOP_P = 0.95
 
@@ -50,7 +52,7 @@ def sample_continuations(
     n_vocab = llm.n_vocab()  # type: ignore[attr-defined]
     end_tokens = _end_tokens(llm)
     last = len(prompt) - 1
-    _evaluate_prefix(llm, prompt[:last], mem)
+    evaluate_prefix(llm, prompt[:last])
     for seq in range(1, n):
         llama_cpp.llama_memory_seq_rm(mem, seq, -1, -1)
         llama_cpp.llama_memory_seq_cp(mem, 0, seq, -1, -1)
@@ -96,22 +98,6 @@ def sample_continuations(
         llm.input_ids[last] = prompt[last]  # type: ignore[attr-defined]
         llm.n_tokens = last + 1  # type: ignore[attr-defined]
     return outs
-
-
-def _evaluate_prefix(llm: object, tokens: list[int], mem: object) -> None:
-    """Sequence 0 holds exactly `tokens` afterwards, reusing the longest cached prefix."""
-    import llama_cpp
-
-    cached = llm.input_ids[: llm.n_tokens]  # type: ignore[attr-defined]
-    keep = 0
-    for a, b in zip(cached, tokens, strict=False):
-        if a != b:
-            break
-        keep += 1
-    llama_cpp.llama_memory_seq_rm(mem, -1, keep, -1)
-    llm.n_tokens = keep  # type: ignore[attr-defined]
-    if keep < len(tokens):
-        llm.eval(tokens[keep:])  # type: ignore[attr-defined]
 
 
 def _fill(batch: object, rows: list[tuple[int, int, int]]) -> None:

@@ -54,7 +54,7 @@ def ensure_prefix(llm: Any, tokens: list[int], model_sha: str, directory: Path |
             return "restored"
         except (OSError, ValueError) as exc:
             log.warning("prefix cache %s refused (%s); rebuilding it", path, exc)
-    _evaluate(llm, tokens)
+    evaluate_prefix(llm, tokens)
     try:
         _save(llm, path, tokens, model_sha)
     except OSError as exc:  # a read-only or full cache only costs speed
@@ -62,7 +62,8 @@ def ensure_prefix(llm: Any, tokens: list[int], model_sha: str, directory: Path |
     return "computed"
 
 
-def _evaluate(llm: Any, tokens: list[int]) -> None:
+def evaluate_prefix(llm: Any, tokens: list[int]) -> None:
+    """Sequence 0 holds exactly `tokens` afterwards, reusing the longest cached prefix."""
     import llama_cpp
 
     keep = 0
@@ -83,13 +84,7 @@ def _save(llm: Any, path: Path, tokens: list[int], model_sha: str) -> None:
     buf = (ctypes.c_uint8 * size)()
     written = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
     payload = bytes(buf[:written])
-    header = {
-        "model_sha256": model_sha,
-        "tokens_sha256": token_hash(tokens),
-        "n_tokens": len(tokens),
-        "payload_sha256": hashlib.sha256(payload).hexdigest(),
-        "llama_cpp": getattr(llama_cpp, "__version__", "?"),
-    }
+    header = _header(tokens, model_sha, payload)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "wb") as fh:
@@ -109,13 +104,7 @@ def _restore(llm: Any, path: Path, tokens: list[int], model_sha: str) -> None:
         header = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError("unreadable header") from exc
-    expected = {
-        "model_sha256": model_sha,
-        "tokens_sha256": token_hash(tokens),
-        "n_tokens": len(tokens),
-        "payload_sha256": hashlib.sha256(payload).hexdigest(),
-        "llama_cpp": getattr(llama_cpp, "__version__", "?"),
-    }
+    expected = _header(tokens, model_sha, payload)
     wrong = [k for k, v in expected.items() if header.get(k) != v]
     if wrong:
         raise ValueError(f"does not match: {', '.join(wrong)}")
@@ -127,6 +116,19 @@ def _restore(llm: Any, path: Path, tokens: list[int], model_sha: str) -> None:
         raise ValueError("llama.cpp refused the state")
     llm.input_ids[: len(tokens)] = tokens
     llm.n_tokens = len(tokens)
+
+
+def _header(tokens: list[int], model_sha: str, payload: bytes) -> dict[str, Any]:
+    """What a prefix file must declare to be loaded for these tokens on this model."""
+    import llama_cpp
+
+    return {
+        "model_sha256": model_sha,
+        "tokens_sha256": token_hash(tokens),
+        "n_tokens": len(tokens),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "llama_cpp": getattr(llama_cpp, "__version__", "?"),
+    }
 
 
 def _prune(directory: Path) -> None:
