@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import queue
 import threading
 import time
@@ -35,6 +36,7 @@ from agent.parts import CodePart, ImagePart, Message, Part, ResultPart, TextPart
 from agent.prompts import system_prompt
 from agent.result import OutputFile, SolveResult
 from agent.usage import CallUsage, Usage
+from agent.verify import unused_numbers, unused_numbers_note
 from agent.vote import Ballot, tally
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
@@ -230,6 +232,9 @@ class Agent:
         last_code: str | None = None
         empty_turns = 0
         cut_offs = 0
+        ran: list[str] = []  # the code of every successful run
+        checked = not _verify_numbers()  # the unused-numbers check asks once per solve
+        question = _last_user_text(history)
         code_on = self.code_execution
         finish, error = "STOP", None
         output_files: list[OutputFile] = []
@@ -303,6 +308,8 @@ class Agent:
                     repeated = last_code is not None and code.strip() == last_code
                     failures = failures + 1 if result.outcome != "OUTCOME_OK" or repeated else 0
                     last_code = code.strip()
+                    if result.outcome == "OUTCOME_OK":
+                        ran.append(code)
                     for new_part in [result, *images]:
                         message.parts.append(new_part)
                         parts.append(new_part)
@@ -325,6 +332,11 @@ class Agent:
                         " (it kept repeating itself)" if looped else ""
                     )
                     break
+                if code is None and not checked and ran and code_on:
+                    checked = True
+                    if missing := unused_numbers(question, ran):
+                        history.append(Message.user(unused_numbers_note(missing)))
+                        continue
                 if code is None:  # an answer
                     break
                 if code_on and failures >= max(1, self.max_retries):
@@ -418,6 +430,17 @@ class _Abandoned(Exception):
 
 class _OutOfTime(Exception):
     pass
+
+
+def _verify_numbers() -> bool:
+    return os.environ.get("CODEXEC_VERIFY", "1") != "0"
+
+
+def _last_user_text(history: list[Message]) -> str:
+    for message in reversed(history):
+        if message.role == "user":
+            return "\n".join(p.text for p in message.parts if isinstance(p, TextPart))
+    return ""
 
 
 def _prewarm_sandbox() -> None:

@@ -9,6 +9,7 @@ examples described inside the system prompt.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from agent.parts import CodePart, Message, ResultPart, TextPart
@@ -18,10 +19,9 @@ ANSWER_LINE = (
     "without units or explanation>"
 )
 
-CODE_EXECUTION_PROMPT = f"""You are a careful problem solver with a Python interpreter.
+_CODE_EXECUTION_PROMPT = f"""You are a careful problem solver with a Python interpreter.
 
-Never work out results in your head: for every count, calculation, equation, date or data \
-question, first write ONE ```python block that computes the answer and prints it, then stop. \
+{{first}}
 The block is run and you are shown its output in an ```output block. Variables persist between \
 blocks.
 - Put the exact text and numbers from the question into the code.
@@ -39,6 +39,24 @@ When the output gives the answer, reply with one line, copying the value exactly
 {ANSWER_LINE}
 """
 
+CODE_FIRST = (
+    "Never work out results in your head: for every count, calculation, equation, date or data "
+    "question, first write ONE ```python block that computes the answer and prints it, then stop. "
+)
+THINK_FIRST = (
+    "First say in one or two short sentences what the question asks for and how to get it from "
+    "the numbers it gives (no arithmetic in your head). Then write ONE ```python block that "
+    "computes the answer and prints it, then stop. "
+)
+CODE_EXECUTION_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", CODE_FIRST)
+THINK_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", THINK_FIRST)
+
+
+def think_first() -> bool:
+    """The think-first strategy: a short plan in words before the code (experiment switch)."""
+    return os.environ.get("CODEXEC_THINK_FIRST", "") == "1"
+
+
 FILES_NOTE = "Files in the current directory (read them with code): "
 
 NO_CODE_PROMPT = f"""You are a careful problem solver. Think step by step, then end with one line:
@@ -52,6 +70,7 @@ class Example:
     code: str
     output: str
     answer: str
+    plan: str = ""  # the reasoning before the code (the think-first strategy)
 
 
 # Every output below is what the code prints (tests/local/test_prompts.py runs them).
@@ -62,12 +81,14 @@ EXAMPLES = (
         'word = "successes"\nprint(word.count("s"))',
         "4",
         "4",
+        'Count the letter "s" in the word with str.count.',
     ),
     Example(
         "Find all real roots of x^3 - 7x + 6 = 0. Give the roots as a comma-separated list.",
         'import sympy as sp\nx = sp.symbols("x")\nprint(sp.solve(x**3 - 7*x + 6, x))',
         "[-3, 1, 2]",
         "-3, 1, 2",
+        "The roots of the cubic: sympy solve.",
     ),
     Example(
         "Evaluate the definite integral of e^(-x^2) with respect to x from x = 0 to x = 2. "
@@ -76,6 +97,7 @@ EXAMPLES = (
         'value, error = quad(lambda x: np.exp(-x**2), 0, 2)\nprint(f"{value:.6g}")',
         "0.882081",
         "0.882081",
+        "No closed form, so integrate numerically with scipy quad.",
     ),
     Example(
         "Solve the initial-value problem y' = -3y + cos(t), y(0) = 2. Find y(1.5). "
@@ -85,6 +107,7 @@ EXAMPLES = (
         'print(f"{sol.y[0, -1]:.6g}")',
         "0.139856",
         "0.139856",
+        "A value y(1.5) of an initial-value problem is asked: solve_ivp with a plain numpy right-hand side.",
     ),
     Example(
         "Solve y'' + 2y' + 5y = 0 with y(0) = 1, y'(0) = 0. Find y(2). "
@@ -96,6 +119,7 @@ EXAMPLES = (
         'print(f"{sol.y[0, -1]:.6g}")',
         "-0.139672",
         "-0.139672",
+        "A second-order equation: write it as a first-order system in y and y', then solve_ivp to t = 2.",
     ),
     Example(
         "Find the minimum value of f(x) = x^4 - 5x^2 + 3x over all real x. "
@@ -107,6 +131,7 @@ EXAMPLES = (
         'print(f"{min(v.real for v in values if abs(v.imag) < 1e-9):.6g}")',
         "-11.2003",
         "-11.2003",
+        "The minimum of a quartic: the critical points where f' = 0, then the smallest real value of f there.",
     ),
     Example(
         "Find the minimum value of g(x, y) = 3x^2 + 2xy + 4y^2 - 6x + 8y over all real x and y. "
@@ -117,6 +142,7 @@ EXAMPLES = (
         'print(points, [f"{float(g.subs(p)):.6g}" for p in points])',
         "[{x: 16/11, y: -15/11}] ['-9.81818']",
         "-9.81818",
+        "The minimum of a quadratic in two variables: both partial derivatives zero, then g at that point.",
     ),
     Example(
         "Find w + y if w + 2x - y + z = -2, 3w - x + 2z = 9, -w + x + 4y - z = 8 and "
@@ -127,6 +153,7 @@ EXAMPLES = (
         "sol = sp.solve(equations, [w, x, y, z])\nprint(sol, sol[w] + sol[y])",
         "{w: 2, x: -1, y: 3, z: 1} 5",
         "5",
+        "Solve the four equations for w, x, y, z, then compute the asked combination w + y, not only the unknowns.",
     ),
     Example(
         "Compute (123^4567 + 45^678 * 9) mod 1009. Answer with the integer only.",
@@ -134,6 +161,7 @@ EXAMPLES = (
         "print((pow(123, 4567, m) + pow(45, 678, m) * 9) % m)",
         "805",
         "805",
+        "Modular powers: pow with a modulus for each power, then the whole sum mod 1009.",
     ),
     Example(
         "Which smallest positive x leaves remainder 2 when divided by 5, 3 when divided by 7 "
@@ -143,6 +171,7 @@ EXAMPLES = (
         "print(crt([5, 7, 11], [2, 3, 4]))",
         "(367, 385)",
         "367",
+        "Three remainder conditions: the Chinese remainder theorem.",
     ),
     Example(
         'Convert "Blue sky Over the hills" to camelCase (first word all lowercase).',
@@ -150,6 +179,7 @@ EXAMPLES = (
         'print(words[0] + "".join(w.capitalize() for w in words[1:]))',
         "blueSkyOverTheHills",
         "blueSkyOverTheHills",
+        "Lowercase the words, keep the first, capitalize the others, join.",
     ),
     Example(
         "What is the sum of all the integers that appear in this text?\n"
@@ -158,12 +188,14 @@ EXAMPLES = (
         'numbers = [int(n) for n in re.findall(r"-?\\d+", text)]\nprint(numbers, sum(numbers))',
         "[12, 3, 41, 7] 63",
         "63",
+        "Find every integer in the text, including 41, and add them up.",
     ),
     Example(
         "How many days are there from 2021-06-01 to 2022-01-15? Answer with the integer only.",
         "from datetime import date\nprint((date(2022, 1, 15) - date(2021, 6, 1)).days)",
         "228",
         "228",
+        "Subtract the two dates.",
     ),
     Example(
         "Sam is 5 years older than Ben. In 3 years, the sum of their ages will be 41. "
@@ -172,6 +204,7 @@ EXAMPLES = (
         "print(sp.solve(sp.Eq((sam + 3) + (ben + 3), 41), ben))",
         "[15]",
         "15",
+        "Let Ben's age be the unknown; Sam is ben + 5. In 3 years both are 3 years older and their ages add up to 41.",
     ),
     Example(
         "A bakery bakes 40 loaves per hour on weekdays and 25 loaves per hour on Saturdays and "
@@ -183,6 +216,7 @@ EXAMPLES = (
         "print(per_week * weeks)",
         "4500",
         "4500",
+        "Asked: loaves in 3 weeks. A week has 5 weekdays at 40 loaves per hour and 2 weekend days at 25 per hour, 6 hours each day; the weekly total times 3.",
     ),
     Example(
         "A bus travels 30 km at 40 km/h, waits 10 minutes, then travels 50 km at 60 km/h. "
@@ -191,6 +225,7 @@ EXAMPLES = (
         "minutes = 30 / 40 * 60 + 10 + 50 / 60 * 60\nprint(round(minutes))",
         "105",
         "105",
+        "Asked: the whole trip in minutes. Each leg takes km / (km/h) hours, times 60 for minutes; the 10-minute wait is added as it is.",
     ),
     Example(
         "A recipe for 30 muffins uses 450 g of sugar. Mia wants to bake 200 muffins. Sugar is "
@@ -198,6 +233,7 @@ EXAMPLES = (
         "import math\nsugar = 450 / 30 * 200\nprint(sugar, math.ceil(sugar / 1000))",
         "3000.0 3",
         "3",
+        "Asked: whole bags. Sugar per muffin is 450 / 30 g, times 200 muffins; bags are the sugar / 1000 rounded up, since she cannot buy part of a bag.",
     ),
 )
 
@@ -211,6 +247,7 @@ def few_shot_messages() -> list[Message]:
             Message(
                 role="model",
                 parts=[
+                    *([TextPart(text=ex.plan + "\n\n")] if think_first() and ex.plan else []),
                     CodePart(code=ex.code),
                     ResultPart(outcome="OUTCOME_OK", output=ex.output + "\n"),
                     TextPart(text=f"Final answer: {ex.answer}"),
@@ -230,7 +267,8 @@ def worked_examples(code_execution: bool, history: list[Message]) -> list[Messag
 
 
 def system_prompt(code_execution: bool, files: list[str] | None = None, extra: str = "") -> str:
-    prompt = CODE_EXECUTION_PROMPT if code_execution else NO_CODE_PROMPT
+    code_prompt = THINK_FIRST_PROMPT if think_first() else CODE_EXECUTION_PROMPT
+    prompt = code_prompt if code_execution else NO_CODE_PROMPT
     if files:
         names = ", ".join(files)
         if code_execution:

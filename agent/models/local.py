@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from agent.degenerate import is_degenerate
 from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
 from agent.parts import CodePart, Message, ResultPart, TextPart
-from agent.prompts import split_files_note, worked_examples
+from agent.prompts import split_files_note, think_first, worked_examples
 from agent.usage import CallUsage
 
 log = logging.getLogger("codexec.local")
@@ -65,12 +66,54 @@ def _load(size: str) -> _Loaded:
             except WeightsError as e:
                 raise ModelError(str(e)) from e
             threads = _threads()
-            llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
+            with _without_extra_buffers():
+                llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
             _allow_sequences(llm, MAX_SEQUENCES)
             if not _models:
                 atexit.register(_close_all)
             _models[size] = _Loaded(llm)
         return _models[size]
+
+
+def extra_buffers_wanted(cpuinfo: str | None = None) -> bool:
+    """Whether llama.cpp may put weights in its extra CPU buffer types (AMX tiles, repacked
+    quants). `$CODEXEC_EXTRA_BUFFERS` (1/0) decides; by default not on CPUs that advertise AMX:
+    in VMs (Firecracker measured here) AMX is listed in /proc/cpuinfo yet `ldtilecfg` faults, so
+    llama.cpp's AMX matmul killed the process with SIGSEGV on the first prompt."""
+    env = os.environ.get("CODEXEC_EXTRA_BUFFERS", "").strip()
+    if env in ("0", "1"):
+        return env == "1"
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+                cpuinfo = fh.read()
+        except OSError:
+            return True
+    return not re.search(r"^flags\s*:.*\bamx_tile\b", cpuinfo, re.MULTILINE)
+
+
+@contextlib.contextmanager
+def _without_extra_buffers() -> Any:
+    """Load the model without extra buffer types unless `extra_buffers_wanted()`. `Llama` has no
+    parameter for it, so its default model params are patched for the one load (under
+    `_load_lock`)."""
+    import llama_cpp.llama_cpp as capi
+
+    if extra_buffers_wanted():
+        yield
+        return
+    default = capi.llama_model_default_params
+
+    def params() -> Any:
+        p = default()
+        p.use_extra_bufts = False
+        return p
+
+    capi.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        capi.llama_model_default_params = default
 
 
 def _allow_sequences(llm: Any, n: int) -> None:
@@ -172,6 +215,9 @@ class LocalModel:
                     loaded.llm, prompt, "", code_execution, options, on_text, options.temperature
                 )
         run = _last_run(history)
+        if run is None and think_first():  # a plan in words, then the code
+            with loaded.lock:
+                return self._plan_then_code(loaded.llm, prompt, options, on_text)
         if run is None:  # the first answer of a solve
             attempts = [(CODE_START, options.temperature, None)]
             code, sink = None, on_text
@@ -192,6 +238,24 @@ class LocalModel:
                     break
         usage = CallUsage(prompt_tokens=turn.usage.prompt_tokens, output_tokens=output_tokens)
         return turn.model_copy(update={"usage": usage})
+
+    def _plan_then_code(
+        self, llm: Any, prompt: str, options: GenerateOptions, on_text: TextSink | None
+    ) -> ModelTurn:
+        """The first answer of a think-first solve: free text that should hold a plan and a code
+        block; a plan that ends without code is continued with a ```python fence."""
+        t = options.temperature
+        turn = self._generate(llm, prompt, "", True, options, on_text, t)
+        if turn.code is not None or turn.finish_reason == "MAX_TOKENS":
+            return turn
+        plan = turn.text.split("Final answer", 1)[0].rstrip()
+        start = (plan + "\n\n" if plan else "") + CODE_START
+        again = self._generate(llm, prompt, start, True, options, None, t)
+        usage = CallUsage(
+            prompt_tokens=turn.usage.prompt_tokens,
+            output_tokens=turn.usage.output_tokens + again.usage.output_tokens,
+        )
+        return again.model_copy(update={"usage": usage})
 
     def _keep_prefix(self, loaded: _Loaded, system: str, shots: list[Message]) -> None:
         """Restore (or compute and save) the KV state of the fixed prefix: the system prompt and
@@ -298,7 +362,11 @@ class LocalModel:
         shots = worked_examples(code_execution, history) if self.few_shot else []
         system, files_note = split_files_note(system)
         prompt = render_chatml(system, shots + _with_note(history, files_note))
-        prefix = CODE_START if code_execution and self.prefill and must_write_code(history) else ""
+        prefix = (
+            CODE_START
+            if code_execution and self.prefill and must_write_code(history) and not think_first()
+            else ""
+        )
         self._keep_prefix(loaded, system, shots)
         with loaded.lock:
             tokens = loaded.llm.tokenize((prompt + prefix).encode(), add_bos=False, special=True)

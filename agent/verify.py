@@ -1,0 +1,81 @@
+"""Checks of an answer against its question before the solve accepts it.
+
+A small model's code often runs fine yet computes the wrong thing; the commonest sign is a
+quantity of the question that the code never uses (a fixed cost left out of a profit, a second
+rate ignored). `unused_numbers` finds the question's numbers that appear in none of the code
+that ran, so the loop can ask once whether they matter before it takes the answer.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import tokenize
+
+_QUESTION_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(%?)")
+_CODE_NUMBER = re.compile(r"(?<![\w.])\d[\d_]*(?:\.\d*)?(?:[eE][-+]?\d+)?")
+
+UNUSED_NUMBERS = (
+    "Check before answering: the question gives {numbers}, but your code never uses {them}. "
+    "If the answer depends on {them}, correct the code and run it again. If not, give the same "
+    "final answer again, as:\nFinal answer: <the answer alone>"
+)
+
+
+def question_numbers(question: str) -> list[tuple[str, float]]:
+    """(as written, value) for each number in the question, first occurrence only."""
+    seen: dict[str, float] = {}
+    for match in _QUESTION_NUMBER.finditer(question):
+        whole, fraction, percent = match.groups()
+        written = whole + (fraction or "") + percent
+        value = float(whole.replace(",", "") + (fraction or ""))
+        seen.setdefault(written, value)
+    return list(seen.items())
+
+
+def code_numbers(code: str) -> set[float]:
+    """The numeric literals of `code`, comments and strings left out (a quantity named only in
+    a comment is not used)."""
+    found: set[float] = set()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type == tokenize.NUMBER:
+                _add(found, tok.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        for literal in _CODE_NUMBER.findall(re.sub(r"#.*", "", code)):
+            _add(found, literal)
+    return found
+
+
+def _add(found: set[float], literal: str) -> None:
+    try:
+        found.add(float(literal.replace("_", "").rstrip("jJlL")))
+    except ValueError:
+        pass
+
+
+def unused_numbers(question: str, codes: list[str]) -> list[str]:
+    """The question's numbers (as written) that none of `codes` uses, neither as the value nor,
+    for a percentage, as a fraction (20% as 0.2). 0 and 1 are ignored: they are as often part
+    of the wording ("1 of them") as quantities."""
+    used: set[float] = set()
+    for code in codes:
+        used |= code_numbers(code)
+    missing = []
+    for written, value in question_numbers(question):
+        if value in (0.0, 1.0):
+            continue
+        candidates = [value, value / 100] if written.endswith("%") else [value]
+        if not any(_close(c, u) for c in candidates for u in used):
+            missing.append(written)
+    return missing
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def unused_numbers_note(missing: list[str]) -> str:
+    numbers = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+    return UNUSED_NUMBERS.format(numbers=numbers, them="them" if len(missing) > 1 else "it")
