@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import queue
 import threading
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.answer import answer_from_parts
+from agent.consistency import solve_checked, solve_sampled
 from agent.degenerate import is_degenerate, trim_loop
 from agent.events import Done, Event, PartDone, TextDelta
 from agent.figure_budget import FigureBudget
@@ -36,8 +36,6 @@ from agent.parts import CodePart, ImagePart, Message, Part, ResultPart, TextPart
 from agent.prompts import system_prompt
 from agent.result import OutputFile, SolveResult
 from agent.usage import CallUsage, Usage
-from agent.verify import unused_numbers, unused_numbers_note
-from agent.vote import Ballot, tally
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
 GENERATE_GRACE_S = 15.0  # how long past the time budget a model call may take before we leave it
@@ -54,6 +52,7 @@ CUT_OFF = (
 )
 CUT_OFF_RETRIES = 2  # asks after a cut-off or looping answer before the solve gives up
 SAMPLE_TEMPERATURE = 0.7
+RECHECK_SAMPLES = 4
 
 Contents = str | list[Message]
 FileLike = str | Path | InputFile
@@ -69,6 +68,9 @@ class Agent:
     samples: self-consistency; K > 1 solves the question K times (the first greedily, the others
     sampled at `sample_temperature`, first answers decoded as one batch where the backend can)
     and answers with the majority of their results; the winner's parts are the result's parts.
+    recheck: with samples=1, when the code that ran leaves a number of the question unused, this
+    many more solves are sampled and the answer is the majority vote, preferring solves whose
+    code uses every number (0: never).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class Agent:
         sandbox_limits: Any = None,  # sandbox.Limits
         samples: int = 1,
         sample_temperature: float = SAMPLE_TEMPERATURE,
+        recheck: int = RECHECK_SAMPLES,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -93,6 +96,8 @@ class Agent:
             raise ValueError("time_budget_s must be positive")
         if samples < 1:
             raise ValueError("samples must be at least 1")
+        if recheck < 0:
+            raise ValueError("recheck must be 0 or more")
         if not 0 < sample_temperature <= 2:
             raise ValueError("sample_temperature must be in (0, 2]")
         self.model: Model = get_model(model) if isinstance(model, str) else model
@@ -106,6 +111,7 @@ class Agent:
         self.run_timeout_s = float(getattr(sandbox_limits, "timeout_s", DEFAULT_RUN_TIMEOUT_S))
         self.samples = samples
         self.sample_temperature = sample_temperature
+        self.recheck = recheck
 
     def run(
         self, contents: Contents, files: Iterable[FileLike] = (), on_event: Any = None
@@ -139,77 +145,15 @@ class Agent:
         if not self.code_execution and inputs:
             history = inline_text_files(history, inputs)
         if self.samples > 1:
-            return self._solve_sampled(history, inputs, stream_text)
+            return solve_sampled(self, history, inputs, stream_text)
+        if self.recheck > 0 and self.code_execution:
+            return solve_checked(self, history, inputs, stream_text)
         return self._solve(history, inputs, stream_text)
 
     def _system(self, inputs: list[InputFile]) -> str:
         return system_prompt(
             self.code_execution, [f.name for f in inputs], self.system_instruction or ""
         )
-
-    def _solve_sampled(
-        self, history: list[Message], inputs: list[InputFile], stream_text: bool
-    ) -> Generator[Event, None, None]:
-        """K solves, one answer: the majority of the answers that came out of a finished solve."""
-        start = time.monotonic()
-        if self.code_execution:
-            _prewarm_sandbox()
-        try:
-            firsts = self._first_turns(self._system(inputs), history)
-        except ModelError as exc:
-            yield Done(SolveResult(finish_reason="ERROR", error=str(exc)))
-            return
-        results: list[SolveResult] = []
-        for turn in firsts:
-            budget = self.time_budget_s - (time.monotonic() - start)
-            if budget <= 0 and results:
-                break
-            chain = self._solve(list(history), inputs, False, first=turn, budget_s=budget)
-            results.extend(e.result for e in chain if isinstance(e, Done))
-        ballots = [
-            Ballot(r.final_answer, r.finish_reason == "STOP" and not r.error) for r in results
-        ]
-        count = tally(ballots)
-        won = results[count.winner if count.winner is not None else 0]
-        for part in won.parts:
-            if stream_text and isinstance(part, TextPart):
-                yield TextDelta(part.text)
-            yield PartDone(part)
-        yield Done(
-            won.model_copy(
-                update={
-                    "steps": sum(r.steps for r in results),
-                    "duration_s": time.monotonic() - start,
-                    "usage": Usage.of_samples([r.usage for r in results]),
-                    "samples": [r.final_answer for r in results],
-                    "votes": count.votes,
-                }
-            )
-        )
-
-    def _first_turns(self, system: str, history: list[Message]) -> list[ModelTurn]:
-        """The K first answers: one batch where the backend offers it, else K calls."""
-        batch = getattr(self.model, "generate_many", None)
-        if batch is not None:
-            turns: list[ModelTurn] = batch(
-                system,
-                history,
-                n=self.samples,
-                code_execution=self.code_execution,
-                options=self.options,
-                temperature=self.sample_temperature,
-            )
-            return turns
-        turns = []
-        for i in range(self.samples):
-            update = {} if i == 0 else {"temperature": self.sample_temperature, "seed": i}
-            options = self.options.model_copy(update=update)
-            turns.append(
-                self.model.generate(
-                    system, history, code_execution=self.code_execution, options=options
-                )
-            )
-        return turns
 
     def _solve(
         self,
@@ -232,9 +176,6 @@ class Agent:
         last_code: str | None = None
         empty_turns = 0
         cut_offs = 0
-        ran: list[str] = []  # the code of every successful run
-        checked = not _verify_numbers()  # the unused-numbers check asks once per solve
-        question = _last_user_text(history)
         code_on = self.code_execution
         finish, error = "STOP", None
         output_files: list[OutputFile] = []
@@ -308,8 +249,6 @@ class Agent:
                     repeated = last_code is not None and code.strip() == last_code
                     failures = failures + 1 if result.outcome != "OUTCOME_OK" or repeated else 0
                     last_code = code.strip()
-                    if result.outcome == "OUTCOME_OK":
-                        ran.append(code)
                     for new_part in [result, *images]:
                         message.parts.append(new_part)
                         parts.append(new_part)
@@ -332,11 +271,6 @@ class Agent:
                         " (it kept repeating itself)" if looped else ""
                     )
                     break
-                if code is None and not checked and ran and code_on:
-                    checked = True
-                    if missing := unused_numbers(question, ran):
-                        history.append(Message.user(unused_numbers_note(missing)))
-                        continue
                 if code is None:  # an answer
                     break
                 if code_on and failures >= max(1, self.max_retries):
@@ -430,17 +364,6 @@ class _Abandoned(Exception):
 
 class _OutOfTime(Exception):
     pass
-
-
-def _verify_numbers() -> bool:
-    return os.environ.get("CODEXEC_VERIFY", "1") != "0"
-
-
-def _last_user_text(history: list[Message]) -> str:
-    for message in reversed(history):
-        if message.role == "user":
-            return "\n".join(p.text for p in message.parts if isinstance(p, TextPart))
-    return ""
 
 
 def _prewarm_sandbox() -> None:

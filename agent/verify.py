@@ -3,7 +3,10 @@
 A small model's code often runs fine yet computes the wrong thing; the commonest sign is a
 quantity of the question that the code never uses (a fixed cost left out of a profit, a second
 rate ignored). `unused_numbers` finds the question's numbers that appear in none of the code
-that ran, so the loop can ask once whether they matter before it takes the answer.
+that ran; `agent.consistency.solve_checked` then samples more solves and votes.
+
+Measured on GSM8K-train (first 40, 1.5B): asking the model once whether the unused numbers
+matter changed none of its answers (it repeated them), so the check now triggers resampling.
 """
 
 from __future__ import annotations
@@ -15,12 +18,6 @@ import tokenize
 
 _QUESTION_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(%?)")
 _CODE_NUMBER = re.compile(r"(?<![\w.])\d[\d_]*(?:\.\d*)?(?:[eE][-+]?\d+)?")
-
-UNUSED_NUMBERS = (
-    "Check before answering: the question gives {numbers}, but your code never uses {them}. "
-    "If the answer depends on {them}, correct the code and run it again. If not, give the same "
-    "final answer again, as:\nFinal answer: <the answer alone>"
-)
 
 
 def question_numbers(question: str) -> list[tuple[str, float]]:
@@ -74,8 +71,3 @@ def unused_numbers(question: str, codes: list[str]) -> list[str]:
 
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def unused_numbers_note(missing: list[str]) -> str:
-    numbers = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
-    return UNUSED_NUMBERS.format(numbers=numbers, them="them" if len(missing) > 1 else "it")

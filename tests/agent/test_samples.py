@@ -119,3 +119,45 @@ def test_degenerate_text():
     assert not is_degenerate("print(1)\nprint(2)\n")
     assert not is_degenerate("\n" * 300)  # blank lines are not a loop of content
     assert trim_loop("Total:\n" + "0\n" * 20) == "Total:\n0"
+
+
+MOVIE = (
+    "A movie costs $2000 to make. Each DVD costs $6 and sells for $15. He sells 500 DVDs. "
+    "What is his profit?"
+)
+GOOD = "print(500 * (15 - 6) - 2000)"  # 2500
+FORGOT = "print(500 * (15 - 6))"  # 4500: the $2000 is never used
+
+
+def test_code_that_leaves_a_number_unused_is_rechecked_by_a_vote(sandboxes):
+    codes = {None: FORGOT, 1: GOOD, 2: FORGOT, 3: GOOD, 4: "print(500 * 15 - 2000)"}
+    model = FunctionModel(program_then_answer(codes.__getitem__))
+    r = Agent(model).run(MOVIE)
+    assert r.samples == ["4500", "2500", "4500", "2500", "5500"]
+    # the solves whose code used every number vote: 2500 twice against 5500 once
+    assert r.final_answer == "2500" and r.votes == 2
+    kinds = [p.kind for p in r.parts]
+    assert kinds == ["code", "result", "text", "text", "code", "result", "text"]
+    assert r.parts[3].text.startswith("[recheck: the code left 2000 of the question unused")
+    assert r.parts[4].code == GOOD and r.steps == 10
+
+
+def test_code_that_uses_every_number_is_not_rechecked(sandboxes):
+    model = FunctionModel(program_then_answer(lambda seed: GOOD))
+    r = Agent(model).run(MOVIE)
+    assert r.final_answer == "2500" and r.samples == [] and r.steps == 2
+    assert len(model.calls) == 2
+
+
+def test_recheck_zero_keeps_the_greedy_answer(sandboxes):
+    model = FunctionModel(program_then_answer(lambda seed: FORGOT if seed is None else GOOD))
+    r = Agent(model, recheck=0).run(MOVIE)
+    assert r.final_answer == "4500" and r.steps == 2
+
+
+def test_when_no_sample_uses_every_number_all_of_them_vote(sandboxes):
+    codes = {None: FORGOT, 1: "print(9 * 500)", 2: "print(1)"}
+    model = FunctionModel(program_then_answer(codes.__getitem__))
+    r = Agent(model, recheck=2).run(MOVIE)
+    assert r.samples == ["4500", "4500", "1"] and r.final_answer == "4500" and r.votes == 2
+    assert [p.kind for p in r.parts] == ["code", "result", "text", "text"]  # greedy won

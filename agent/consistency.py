@@ -1,0 +1,194 @@
+"""Self-consistency strategies around `Agent._solve`: sample several solves, answer by vote.
+
+`solve_sampled` (Agent(samples=K)): K solves, the first greedy, the first answers decoded as one
+batch where the backend can; the majority of the finished solves' answers wins.
+
+`solve_checked` (the default, Agent(recheck=N)): one greedy solve, streamed as usual; only when
+its code left a number of the question unused (`agent.verify`), N more solves are sampled and the
+vote decides, preferring solves whose code used every number. Most questions cost one solve; the
+suspicious ones, where a small model's code most often computed the wrong thing, get a vote.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+from agent.events import Done, Event, PartDone, TextDelta
+from agent.files import InputFile
+from agent.models.base import ModelError, ModelTurn
+from agent.parts import CodePart, Message, TextPart
+from agent.result import SolveResult
+from agent.usage import Usage
+from agent.verify import unused_numbers
+from agent.vote import Ballot, tally
+
+if TYPE_CHECKING:
+    from agent.loop import Agent
+
+RECHECK_NOTE = (
+    "[recheck: the code left {numbers} of the question unused, so {n} more solutions were "
+    "sampled; answers {answers}; {votes} of {voters} agree]"
+)
+
+
+def solve_sampled(
+    agent: Agent, history: list[Message], inputs: list[InputFile], stream_text: bool
+) -> Generator[Event, None, None]:
+    """K solves, one answer: the majority of the answers that came out of a finished solve."""
+    start = time.monotonic()
+    try:
+        firsts = first_turns(agent, history, inputs, agent.samples)
+    except ModelError as exc:
+        yield Done(SolveResult(finish_reason="ERROR", error=str(exc)))
+        return
+    results = _chains(agent, history, inputs, firsts, start)
+    count = tally([_ballot(r) for r in results])
+    won = results[count.winner if count.winner is not None else 0]
+    for part in won.parts:
+        if stream_text and isinstance(part, TextPart):
+            yield TextDelta(part.text)
+        yield PartDone(part)
+    yield Done(
+        won.model_copy(
+            update={
+                "steps": sum(r.steps for r in results),
+                "duration_s": time.monotonic() - start,
+                "usage": Usage.of_samples([r.usage for r in results]),
+                "samples": [r.final_answer for r in results],
+                "votes": count.votes,
+            }
+        )
+    )
+
+
+def solve_checked(
+    agent: Agent, history: list[Message], inputs: list[InputFile], stream_text: bool
+) -> Generator[Event, None, None]:
+    """The greedy solve; a vote among `agent.recheck` more samples when its code looks wrong."""
+    start = time.monotonic()
+    question = _question(history)
+    greedy: SolveResult | None = None
+    for event in agent._solve(list(history), inputs, stream_text):
+        if isinstance(event, Done):
+            greedy = event.result
+        else:
+            yield event
+    assert greedy is not None
+    missing = unused_numbers(question, ran_code(greedy)) if _answered(greedy) else []
+    budget = agent.time_budget_s - (time.monotonic() - start)
+    if not missing or budget <= 0:
+        yield Done(greedy)
+        return
+    try:
+        firsts = first_turns(agent, history, inputs, agent.recheck + 1)[1:]
+    except ModelError:
+        yield Done(greedy)  # the greedy answer stands
+        return
+    results = [greedy, *_chains(agent, history, inputs, firsts, start)]
+    clean = [not unused_numbers(question, ran_code(r)) for r in results]
+    ballots = [_ballot(r) for r in results]
+    if any(c and b.valid for c, b in zip(clean, ballots, strict=True)):
+        ballots = [Ballot(b.answer, b.valid and c) for c, b in zip(clean, ballots, strict=True)]
+    count = tally(ballots)
+    won = results[count.winner if count.winner is not None else 0]
+    answers = [r.final_answer for r in results]
+    note = TextPart(
+        text=RECHECK_NOTE.format(
+            numbers=", ".join(missing),
+            n=len(firsts),
+            answers=answers,
+            votes=count.votes,
+            voters=count.voters,
+        )
+    )
+    extra = [note] + (list(won.parts) if won is not greedy else [])
+    for part in extra:
+        if stream_text and isinstance(part, TextPart):
+            yield TextDelta(part.text)
+        yield PartDone(part)
+    yield Done(
+        won.model_copy(
+            update={
+                "parts": [*greedy.parts, *extra],
+                "steps": sum(r.steps for r in results),
+                "duration_s": time.monotonic() - start,
+                "usage": Usage.of_samples([r.usage for r in results]),
+                "samples": answers,
+                "votes": count.votes,
+            }
+        )
+    )
+
+
+def first_turns(
+    agent: Agent, history: list[Message], inputs: list[InputFile], n: int
+) -> list[ModelTurn]:
+    """`n` first answers (the first greedy, the rest sampled): one batch where the backend
+    offers it, else n calls."""
+    from agent.loop import _prewarm_sandbox
+
+    if agent.code_execution:
+        _prewarm_sandbox()
+    system = agent._system(inputs)
+    batch = getattr(agent.model, "generate_many", None)
+    if batch is not None:
+        turns: list[ModelTurn] = batch(
+            system,
+            history,
+            n=n,
+            code_execution=agent.code_execution,
+            options=agent.options,
+            temperature=agent.sample_temperature,
+        )
+        return turns
+    turns = []
+    for i in range(n):
+        update = {} if i == 0 else {"temperature": agent.sample_temperature, "seed": i}
+        options = agent.options.model_copy(update=update)
+        turns.append(
+            agent.model.generate(
+                system, history, code_execution=agent.code_execution, options=options
+            )
+        )
+    return turns
+
+
+def _chains(
+    agent: Agent,
+    history: list[Message],
+    inputs: list[InputFile],
+    firsts: list[ModelTurn],
+    start: float,
+) -> list[SolveResult]:
+    """One solve continued from each first turn, within what is left of the time budget."""
+    results: list[SolveResult] = []
+    for turn in firsts:
+        budget = agent.time_budget_s - (time.monotonic() - start)
+        if budget <= 0 and results:
+            break
+        chain = agent._solve(list(history), inputs, False, first=turn, budget_s=max(budget, 1.0))
+        results.extend(e.result for e in chain if isinstance(e, Done))
+    return results
+
+
+def ran_code(result: SolveResult) -> list[str]:
+    """The code of every run of `result`: a failed run still defined what ran before the error,
+    and variables persist between runs."""
+    return [p.code for p in result.parts if isinstance(p, CodePart)]
+
+
+def _answered(result: SolveResult) -> bool:
+    return result.finish_reason == "STOP" and not result.error and bool(result.final_answer)
+
+
+def _ballot(result: SolveResult) -> Ballot:
+    return Ballot(result.final_answer, result.finish_reason == "STOP" and not result.error)
+
+
+def _question(history: list[Message]) -> str:
+    for message in reversed(history):
+        if message.role == "user":
+            return "\n".join(p.text for p in message.parts if isinstance(p, TextPart))
+    return ""
