@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="solve K times (first greedy, then sampled) and answer with the majority (1)",
     )
+    solve.add_argument(
+        "--recheck",
+        type=int,
+        default=4,
+        metavar="N",
+        help="when the code leaves a number of the question unused, sample N more solves and "
+        "vote (4; 0: never)",
+    )
     sub.add_parser("serve", help="Gemini-compatible HTTP server (see `serve --help`)")
     sub.add_parser("mcp", help="MCP server on stdio with the run_python tool")
     return parser
@@ -122,8 +130,8 @@ def solve_command(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value <= 0:
             return _fail(f"--{name.replace('_', '-')} must be positive", EXIT_USAGE)
-    if args.max_retries < 0:
-        return _fail("--max-retries must be 0 or more", EXIT_USAGE)
+    if args.max_retries < 0 or args.recheck < 0:
+        return _fail("--max-retries and --recheck must be 0 or more", EXIT_USAGE)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         return _fail(f"--out {args.out} exists and is not a directory", EXIT_USAGE)
     try:
@@ -144,6 +152,7 @@ def solve_command(args: argparse.Namespace) -> int:
             time_budget_s=args.time_budget,
             sandbox_limits=limits,
             samples=args.samples,
+            recheck=args.recheck,
         )
     except MissingKeyError as exc:
         return _fail(str(exc), EXIT_KEY)

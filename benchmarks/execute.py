@@ -30,6 +30,7 @@ def solve_task(
     files: list[tuple[str, bytes]],
     max_steps: int = 10,
     samples: int = 1,
+    recheck: int = 4,
 ) -> Raw:
     """Solve one question; what came out, or the error that stopped it."""
     start = time.monotonic()
@@ -45,6 +46,7 @@ def solve_task(
             time_budget_s=time_budget_s,
             max_steps=max_steps,
             samples=samples,
+            recheck=recheck,
         )
         return {
             "final_answer": r.final_answer,

@@ -74,6 +74,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="K",
         help="self-consistency: K solves per task, the majority answer counts (1)",
     )
+    p.add_argument(
+        "--recheck",
+        type=int,
+        default=4,
+        metavar="N",
+        help="sample N more solves and vote when the code leaves a number unused (4; 0: never)",
+    )
     p.add_argument("--ray", metavar="ADDRESS", help="run the tasks on a Ray cluster (or 'auto')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -135,7 +142,16 @@ def build_jobs(
             broken.append((t, failed(str(exc))))
             continue
         timeout, steps = args.task_timeout, args.max_steps
-        job = (t["question"], model, args.code_execution, timeout, files, steps, args.samples)
+        job = (
+            t["question"],
+            model,
+            args.code_execution,
+            timeout,
+            files,
+            steps,
+            args.samples,
+            args.recheck,
+        )
         jobs.append((t, job))
     return jobs, broken
 
@@ -219,10 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and args.overwrite:
         console.print("[red]error[/]: --resume and --overwrite exclude each other")
         return 2
-    if args.concurrency < 1 or args.task_timeout <= 0 or args.max_steps < 1 or args.samples < 1:
+    if (
+        args.concurrency < 1
+        or args.task_timeout <= 0
+        or args.max_steps < 1
+        or args.samples < 1
+        or args.recheck < 0
+    ):
         console.print(
             "[red]error[/]: --concurrency, --max-steps and --samples must be >= 1, "
-            "--task-timeout > 0"
+            "--recheck >= 0, --task-timeout > 0"
         )
         return 2
     try:
