@@ -12,7 +12,6 @@ import atexit
 import contextlib
 import logging
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 from agent.degenerate import is_degenerate
 from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
+from agent.models.llama_buffers import without_extra_buffers
 from agent.parts import CodePart, Message, ResultPart, TextPart
 from agent.prompts import split_files_note, think_first, worked_examples
 from agent.usage import CallUsage
@@ -66,54 +66,13 @@ def _load(size: str) -> _Loaded:
             except WeightsError as e:
                 raise ModelError(str(e)) from e
             threads = _threads()
-            with _without_extra_buffers():
+            with without_extra_buffers():
                 llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
             _allow_sequences(llm, MAX_SEQUENCES)
             if not _models:
                 atexit.register(_close_all)
             _models[size] = _Loaded(llm)
         return _models[size]
-
-
-def extra_buffers_wanted(cpuinfo: str | None = None) -> bool:
-    """Whether llama.cpp may put weights in its extra CPU buffer types (AMX tiles, repacked
-    quants). `$CODEXEC_EXTRA_BUFFERS` (1/0) decides; by default not on CPUs that advertise AMX:
-    in VMs (Firecracker measured here) AMX is listed in /proc/cpuinfo yet `ldtilecfg` faults, so
-    llama.cpp's AMX matmul killed the process with SIGSEGV on the first prompt."""
-    env = os.environ.get("CODEXEC_EXTRA_BUFFERS", "").strip()
-    if env in ("0", "1"):
-        return env == "1"
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-                cpuinfo = fh.read()
-        except OSError:
-            return True
-    return not re.search(r"^flags\s*:.*\bamx_tile\b", cpuinfo, re.MULTILINE)
-
-
-@contextlib.contextmanager
-def _without_extra_buffers() -> Any:
-    """Load the model without extra buffer types unless `extra_buffers_wanted()`. `Llama` has no
-    parameter for it, so its default model params are patched for the one load (under
-    `_load_lock`)."""
-    import llama_cpp.llama_cpp as capi
-
-    if extra_buffers_wanted():
-        yield
-        return
-    default = capi.llama_model_default_params
-
-    def params() -> Any:
-        p = default()
-        p.use_extra_bufts = False
-        return p
-
-    capi.llama_model_default_params = params
-    try:
-        yield
-    finally:
-        capi.llama_model_default_params = default
 
 
 def _allow_sequences(llm: Any, n: int) -> None:

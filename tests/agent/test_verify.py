@@ -1,4 +1,4 @@
-from agent.models.local import extra_buffers_wanted
+from agent.models.llama_buffers import extra_buffers_wanted
 from agent.verify import code_numbers, question_numbers, unused_numbers
 
 MOVIE = (

@@ -113,7 +113,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory):
         [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "agent.models.llama_server",
             "--model",
             str(model_path("0.5b", progress=False)),
             "--model_alias",
@@ -146,6 +146,9 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory):
                 pytest.fail("llama_cpp.server did not start within 180 s")
             time.sleep(0.5)
         yield base
+        if proc.poll() is not None:  # it died under a test: say why (a crash looks like a refusal)
+            log.seek(0)
+            pytest.fail(f"llama server exited {proc.returncode}: " + log.read()[-2000:])
     finally:
         proc.terminate()
         try:
