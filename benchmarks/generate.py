@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import gen_equations, gen_tables, gen_text
+from benchmarks import gen_dates, gen_equations, gen_tables, gen_text
 from benchmarks.gen_task import Task
 from benchmarks.gen_word_problems import word_problems
 
@@ -28,6 +28,7 @@ TEXT: list[tuple[Gen, int]] = [
     (gen_text.sort_words, 15),
     (gen_text.regex_tasks, 18),
     (gen_text.dates, 18),
+    (gen_dates.relative_dates, 21),
     (gen_text.ciphers, 15),
     (gen_text.dedup, 12),
     (gen_text.formatting, 12),

@@ -373,6 +373,94 @@ def test_dates_recomputed_with_ordinals() -> None:
             assert dt.date.fromordinal(isos[0].toordinal() + k).isoformat() == t["answer"]
 
 
+MONTH_NAMES = [
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+]  # fmt: skip
+WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def _day_number(year: int, month: int, day: int) -> int:
+    """Days since Monday 0001-01-01 (proleptic Gregorian), counted by hand."""
+    before = year - 1
+    n = before * 365 + before // 4 - before // 100 + before // 400
+    return n + sum(_days_in_month(year, m) for m in range(1, month)) + day - 1
+
+
+def _from_day_number(n: int) -> str:
+    year = n // 366 + 1  # never too late, then walk forward a year and a month at a time
+    while _day_number(year + 1, 1, 1) <= n:
+        year += 1
+    n -= _day_number(year, 1, 1)
+    month = 1
+    while n >= _days_in_month(year, month):
+        n -= _days_in_month(year, month)
+        month += 1
+    return f"{year:04d}-{month:02d}-{n + 1:02d}"
+
+
+def _spoken_days(q: str) -> list[int]:
+    """Every 'Weekday, Month D, YYYY' in the question as a day number; its weekday must agree."""
+    days = []
+    for weekday, month, day, year in re.findall(r"(\w+), (\w+) (\d+), (\d{4})", q):
+        n = _day_number(int(year), MONTH_NAMES.index(month) + 1, int(day))
+        assert WEEKDAY_NAMES[n % 7] == weekday, q
+        days.append(n)
+    return days
+
+
+def test_relative_dates_recomputed_by_hand() -> None:
+    """No datetime: day numbers from a hand-written calendar, ages by counting birthdays."""
+    seen = set()
+    for t in of(TX, "relative_dates"):
+        q, days = t["question"], _spoken_days(t["question"])
+        assert len(days) == (2 if "was born on" in q else 1), q
+        today = days[-1] - 1 if q.startswith("Tomorrow is") else days[-1]
+        if "yesterday?" in q or "tomorrow?" in q:
+            seen.add("yesterday/tomorrow")
+            expected: int | str = _from_day_number(today + (1 if "tomorrow?" in q else -1))
+        elif m := re.search(r"It is (\d\d):(\d\d) on .*? (\d+) hours from now", q):
+            seen.add("hours")
+            hh, mm, hours = (int(g) for g in m.groups())
+            day, minute = divmod(today * 24 * 60 + hh * 60 + mm + hours * 60, 24 * 60)
+            expected = f"{_from_day_number(day)} {minute // 60:02d}:{minute % 60:02d}"
+        elif "was born on" in q:
+            seen.add("age")
+            born = re.search(r"born on \w+, (\w+) (\d+), (\d{4})", q)
+            month, day, year = MONTH_NAMES.index(born[1]) + 1, int(born[2]), int(born[3])
+            age = 0
+            while _day_number(year + age + 1, month, day) <= today:
+                age += 1
+            expected = age
+        elif m := re.search(r"last day of (this month|next month|the month after next)", q):
+            seen.add("month end")
+            stated = re.search(r", (\w+) \d+, (\d{4})", q)
+            year, month = int(stated[2]), MONTH_NAMES.index(stated[1]) + 1
+            for _ in range(["this month", "next month", "the month after next"].index(m[1]) + 1):
+                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            expected = _from_day_number(_day_number(year, month, 1) - 1)  # the day before the 1st
+        elif m := re.search(r"be in (\d+) days\?", q):
+            seen.add("in n days")
+            expected = _from_day_number(today + int(m[1]))
+        elif m := re.search(r"(\d+|one) (days|weeks?) (ago|from today)\?", q):
+            seen.add("tomorrow is" if q.startswith("Tomorrow is") else "n days or weeks")
+            k = (1 if m[1] == "one" else int(m[1])) * (7 if m[2].startswith("week") else 1)
+            expected = _from_day_number(today - k if m[3] == "ago" else today + k)
+        else:
+            raise AssertionError(f"unrecognised relative-date question: {q}")
+        assert expected == t["answer"], (t["id"], q, expected, t["answer"])
+    assert seen == {
+        "yesterday/tomorrow", "n days or weeks", "hours", "age", "month end", "in n days",
+        "tomorrow is",
+    }, seen  # fmt: skip
+
+
 def test_ciphers_invert() -> None:
     def rot(s: str, k: int) -> str:
         return s.translate(
