@@ -87,6 +87,7 @@ class Agent:
         samples: int = 1,
         sample_temperature: float = SAMPLE_TEMPERATURE,
         recheck: int = RECHECK_SAMPLES,
+        sandbox: Any = None,  # an open Sandbox to run code in, left open (a server environment)
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -112,6 +113,7 @@ class Agent:
         self.samples = samples
         self.sample_temperature = sample_temperature
         self.recheck = recheck
+        self.sandbox = sandbox
 
     def run(
         self, contents: Contents, files: Iterable[FileLike] = (), on_event: Any = None
@@ -239,7 +241,9 @@ class Agent:
                 # 2. execute and 3. observe: the result joins the same model message
                 if code is not None:
                     if sandbox is None:  # opened on first use: answers without code need none
-                        sandbox = figure_budget.wrap(_open_sandbox(self.sandbox_limits, inputs))
+                        sandbox = figure_budget.wrap(
+                            _open_sandbox(self.sandbox_limits, inputs, self.sandbox)
+                        )
                     remaining = budget - (time.monotonic() - start)
                     result, images, changed = _execute(
                         sandbox, code, min(self.run_timeout_s, max(1.0, remaining)), figures + 1
@@ -288,7 +292,8 @@ class Agent:
                 try:
                     output_files = read_output_files(sandbox, list(created)) if created else []
                 finally:
-                    sandbox.close()
+                    if self.sandbox is None:
+                        sandbox.close()
         yield Done(
             SolveResult(
                 parts=parts,
@@ -378,15 +383,19 @@ def _prewarm_sandbox() -> None:
     threading.Thread(target=warm, name="codexec-sandbox-prewarm", daemon=True).start()
 
 
-def _open_sandbox(limits: Any, inputs: list[InputFile]) -> Any:
+def _open_sandbox(limits: Any, inputs: list[InputFile], given: Any = None) -> Any:
     from sandbox import Sandbox  # imported here: `import agent` stays light
 
-    sandbox = Sandbox(limits=limits) if limits is not None else Sandbox()
+    if given is not None:
+        sandbox = given
+    else:
+        sandbox = Sandbox(limits=limits) if limits is not None else Sandbox()
     try:
         for f in inputs:
             sandbox.put_file(f.name, f.data)
     except BaseException:
-        sandbox.close()
+        if given is None:
+            sandbox.close()
         raise
     return sandbox
 

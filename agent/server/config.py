@@ -40,6 +40,9 @@ DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024  # Gemini's inline request limit
 DEFAULT_MAX_FILE_BYTES = 50 * 2**20  # what the sandbox takes (agent.files.MAX_INPUT_FILE_BYTES)
 DEFAULT_MAX_FILES_BYTES = 20 * 2**30  # Gemini's Files API storage per project
 DEFAULT_FILE_TTL_S = 48 * 3600.0  # Gemini keeps uploaded files 48 hours
+DEFAULT_ENV_IDLE_S = 600.0  # an environment's session is suspended after this long unused
+DEFAULT_ENV_TTL_S = 24 * 3600.0  # and the environment deleted after this long unused
+DEFAULT_MAX_ENVIRONMENTS = 10  # per API key
 
 
 def is_spec(name: str) -> bool:
@@ -68,6 +71,9 @@ class ServerConfig:
     header_timeout_s: float = 10.0  # a request's headers must arrive within this
     body_timeout_s: float = 60.0  # and its body within this after the headers
     max_connections: int = 512  # open connections (the slowest are shed first)
+    environment_idle_s: float = DEFAULT_ENV_IDLE_S
+    environment_ttl_s: float = DEFAULT_ENV_TTL_S
+    max_environments: int = DEFAULT_MAX_ENVIRONMENTS  # per API key (all, if no keys)
 
     def __post_init__(self) -> None:
         if self.aliases_only is None:
@@ -186,6 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-connections", type=_positive, default=512, metavar="N",
         help="open connections at most; beyond, the oldest still sending headers is closed (512)",
     )  # fmt: skip
+    p.add_argument(
+        "--env-suspend-after", type=float, default=DEFAULT_ENV_IDLE_S, metavar="S",
+        help="suspend an environment's session after this many seconds unused: files are "
+        "kept, variables lost (600)",
+    )  # fmt: skip
+    p.add_argument(
+        "--env-ttl-hours", type=float, default=DEFAULT_ENV_TTL_S / 3600, metavar="H",
+        help="delete an environment unused for this long (24)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-environments", type=_positive, default=DEFAULT_MAX_ENVIRONMENTS, metavar="N",
+        help="environments per API key (10)",
+    )  # fmt: skip
     return p
 
 
@@ -197,6 +216,8 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
         ("--max-file-mb", args.max_file_mb),
         ("--max-files-gb", args.max_files_gb),
         ("--file-ttl-hours", args.file_ttl_hours),
+        ("--env-suspend-after", args.env_suspend_after),
+        ("--env-ttl-hours", args.env_ttl_hours),
     ):
         if not value > 0:
             raise SystemExit(f"{flag} must be > 0")
@@ -220,4 +241,7 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
         max_connections=args.max_connections,
+        environment_idle_s=args.env_suspend_after,
+        environment_ttl_s=args.env_ttl_hours * 3600,
+        max_environments=args.max_environments,
     )

@@ -5,6 +5,7 @@
     POST /v1beta/models/{model}:countTokens                  (count_tokens.py)
     POST /upload/v1beta/files, GET/DELETE /v1beta/files[/{id}] (files_api.py)
     POST /v1beta/interactions, GET/DELETE /v1beta/interactions/{id} (interactions_api.py)
+    POST/GET /v1beta/environments, GET/DELETE /v1beta/environments/{id} (environments_api.py)
     GET  /v1beta/models, GET /v1beta/models/{model}          (also under /v1)
 
 Each request runs its own Agent and Sandbox session in a worker thread (see pool.py); errors are
@@ -33,7 +34,13 @@ from agent.loop import Agent
 from agent.models import get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
-from agent.server import count_tokens, files_api, interactions_api, safejson
+from agent.server import (
+    count_tokens,
+    environments_api,
+    files_api,
+    interactions_api,
+    safejson,
+)
 from agent.server.config import ServerConfig, operator_credentials, parse_args
 from agent.server.connections import protocol_class
 from agent.server.errors import ApiError, invalid, not_found
@@ -66,6 +73,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     count_tokens.register(app, config)  # before the catch-all POST /{version}/models/{target}
     files_api.register(app, config)
     interactions_api.register(app, config)
+    environments_api.register(app, config)
 
     @app.get("/{version}/models")
     async def list_models(version: str, request: Request) -> dict[str, Any]:

@@ -9,8 +9,9 @@
 (`temperature`, `max_output_tokens`), `previous_interaction_id` (continue a stored one) and
 `store` (default true). It runs the agent to the end and answers one Interaction whose `steps`
 are the input's steps, then `model_output`, `code_execution_call` and `code_execution_result`
-steps as the model and the sandbox produced them. Interactions are kept in the server's SQLite
-store (store.py) until deleted, per API key. Not supported (400): `stream`, `background`,
+steps as the model and the sandbox produced them. `environment` (an environment's id, or an
+object; environments_api.py) runs the code in that environment's lasting session.
+Interactions are kept in the server's SQLite store (store.py) until deleted, per API key. Not supported (400): `stream`, `background`,
 `agent`, other tools. Content items with a `uri` name files uploaded to this server.
 """
 
@@ -33,7 +34,7 @@ from agent.parts import (
     ResultPart,
     TextPart,
 )
-from agent.server import files_api
+from agent.server import environments_api, files_api
 from agent.server.config import ServerConfig
 from agent.server.errors import ApiError, invalid
 from agent.server.pool import END
@@ -41,7 +42,7 @@ from agent.server.store import rfc3339
 from agent.server.wire import parse_request
 
 _MEDIA = ("image", "document", "audio", "video")
-_UNSUPPORTED = ("stream", "background", "agent", "agent_config", "environment")
+_UNSUPPORTED = ("stream", "background", "agent", "agent_config")
 _HISTORY = TypeAdapter(list[Message])
 
 
@@ -79,7 +80,8 @@ def register(app: FastAPI, config: ServerConfig) -> None:
         parsed = parse_request(wire_body, files_api.file_resolver(request))
         new_messages = parsed.messages
         parsed.messages = history + new_messages
-        result = await _run(request, config, spec, model, parsed)
+        env_id = environments_api.interaction_environment(request, owner, body.get("environment"))
+        result = await _run(request, config, spec, model, parsed, env_id)
         created = rfc3339(store.clock())
         interaction: dict[str, Any] = {
             "id": uuid.uuid4().hex,
@@ -97,6 +99,8 @@ def register(app: FastAPI, config: ServerConfig) -> None:
         }
         if previous:
             interaction["previous_interaction_id"] = previous
+        if env_id:
+            interaction["environment"] = env_id
         if body.get("system_instruction"):
             interaction["system_instruction"] = body["system_instruction"]
         if body.get("store", True):
@@ -120,14 +124,24 @@ def register(app: FastAPI, config: ServerConfig) -> None:
         return {}
 
 
-async def _run(request: Request, config: ServerConfig, spec: str, name: str, parsed: Any) -> Any:
-    """Run the agent through the server's pool (admission, 429, cancel on disconnect)."""
+async def _run(
+    request: Request, config: ServerConfig, spec: str, name: str, parsed: Any, env_id: str | None
+) -> Any:
+    """Run the agent through the server's pool (admission, 429, cancel on disconnect); in the
+    environment's session if `env_id` names one."""
     from agent.server import http
 
     pool = request.app.state.pool
     if not pool.try_admit():
         raise ApiError(429, "Resource has been exhausted: too many requests; retry later.")
-    run = pool.start(http._opener(spec, name, parsed, config), asyncio.get_running_loop())
+    if env_id is None:
+        run = pool.start(http._opener(spec, name, parsed, config), asyncio.get_running_loop())
+    else:
+        owner = files_api.owner_of(request, config)
+        open_events, stop = environments_api.opener(request, spec, name, parsed, env_id, owner)
+        run = pool.start(open_events, asyncio.get_running_loop())
+        stop_run = run.stop
+        run.stop = lambda: (stop_run(), stop())  # type: ignore[method-assign]
     result, error = None, None
     async with http._stop_on_disconnect(request, run):
         while (item := await run.queue.get()) is not END:

@@ -1,0 +1,154 @@
+"""Environments API with the official google-genai client (scripted model, real sandbox)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from google import genai
+from google.genai import types
+
+pytestmark = pytest.mark.filterwarnings("ignore:Environments usage is experimental")
+
+SET = [
+    {"text": "", "code": "x = 21\nopen('keep.txt', 'w').write('kept')\nprint(x)"},
+    {"text": "Set x."},
+]
+USE = [{"text": "", "code": "print(x * 2)"}, {"text": "Final answer: 42"}]
+READ = [
+    {"text": "", "code": "print(open('keep.txt').read())\nprint(x)"},
+    {"text": "Done."},
+]
+CODE = [{"type": "code_execution"}]
+
+
+def _results(interaction) -> list[str]:
+    return [s.result for s in interaction.steps if s.type == "code_execution_result"]
+
+
+def _no_retries(url: str) -> genai.Client:
+    options = types.HttpOptions(base_url=url, retry_options=types.HttpRetryOptions(attempts=1))
+    return genai.Client(api_key="k", http_options=options)
+
+
+def test_two_interactions_share_one_environment(client_for, start_server, script, tmp_path) -> None:
+    server = start_server(data_dir=tmp_path / "data", aliases={"a": script(SET), "b": script(USE)})
+    client = client_for(server.url)
+    env = client.environments.create()
+    assert env.id and env.status == "active"
+    first = client.interactions.create(model="a", input="Set x", tools=CODE, environment=env.id)
+    assert _results(first)[0].strip() == "21"
+    second = client.interactions.create(
+        model="b", input="Double x", tools=CODE, environment=f"environments/{env.id}"
+    )
+    assert _results(second)[0].strip() == "42"  # x from the first interaction
+    assert second.output_text == "Final answer: 42"
+    got = client.environments.get(env.id)
+    assert got.file_count == 1 and got.size_bytes == 4  # keep.txt, mirrored to disk
+    assert [e.id for e in client.environments.list().environments] == [env.id]
+    client.environments.delete(env.id)
+    r = httpx.get(f"{server.url}/v1/environments/{env.id}")
+    assert r.status_code == 404
+    r = httpx.post(
+        f"{server.url}/v1/interactions", json={"model": "b", "input": "x", "environment": env.id}
+    )
+    assert r.status_code == 404
+
+
+def test_an_environment_object_without_id_creates_one(start_server, script, tmp_path) -> None:
+    server = start_server(data_dir=tmp_path / "data", aliases={"a": script(SET)})
+    source = {"type": "inline", "content": "hello", "target": "data/in.txt"}
+    r = httpx.post(
+        f"{server.url}/v1/interactions",
+        json={
+            "model": "a",
+            "input": "Set x",
+            "tools": CODE,
+            "environment": {"type": "remote", "sources": [source]},
+        },
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    env_id = r.json()["environment"]
+    r = httpx.get(f"{server.url}/v1/environments/{env_id}")
+    assert r.json()["file_count"] == 2  # data/in.txt and keep.txt
+
+
+def test_limit_per_api_key(start_server, tmp_path) -> None:
+    server = start_server(data_dir=tmp_path / "data", max_environments=2)
+    client = _no_retries(server.url)
+    first = client.environments.create()
+    client.environments.create()
+    with pytest.raises(Exception) as info:
+        client.environments.create()
+    assert "429" in str(info.value) or "exhausted" in str(info.value).lower()
+    client.environments.delete(first.id)
+    client.environments.create()  # room again
+    assert len(client.environments.list().environments) == 2
+
+
+def test_idle_suspension_keeps_files_and_says_variables_are_lost(
+    client_for, start_server, script, tmp_path
+) -> None:
+    server = start_server(
+        data_dir=tmp_path / "data",
+        environment_idle_s=0.4,
+        aliases={"a": script(SET), "r": script(READ)},
+    )
+    client = client_for(server.url)
+    env = client.environments.create()
+    client.interactions.create(model="a", input="Set x", tools=CODE, environment=env.id)
+    deadline = time.monotonic() + 10
+    while client.environments.get(env.id).state != "suspended":  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the idle environment was not suspended"
+        time.sleep(0.1)
+    second = client.interactions.create(model="r", input="Read", tools=CODE, environment=env.id)
+    [output] = _results(second)
+    assert "kept" in output  # the file survived
+    assert "suspended" in output and "variables were lost" in output
+    assert "NameError" in output
+
+
+def test_expired_environments_are_deleted(start_server, tmp_path) -> None:
+    server = start_server(data_dir=tmp_path / "data", environment_ttl_s=0.5)
+    env = httpx.post(f"{server.url}/v1/environments", json={}).json()
+    assert httpx.get(f"{server.url}/v1/environments/{env['id']}").status_code == 200
+    time.sleep(1.0)
+    assert httpx.get(f"{server.url}/v1/environments/{env['id']}").status_code == 404
+    assert httpx.get(f"{server.url}/v1/environments").json()["environments"] == []
+    assert not (tmp_path / "data" / "environments" / env["id"]).exists()
+
+
+def test_restart_keeps_the_environment_and_its_files(
+    client_for, start_server, script, tmp_path
+) -> None:
+    data = tmp_path / "data"
+    first_server = start_server(data_dir=data, aliases={"a": script(SET)})
+    client = client_for(first_server.url)
+    env = client.environments.create()
+    client.interactions.create(model="a", input="Set x", tools=CODE, environment=env.id)
+    first_server.stop()
+    server = start_server(data_dir=data, aliases={"r": script(READ)})
+    client = client_for(server.url)
+    assert client.environments.get(env.id).id == env.id
+    second = client.interactions.create(model="r", input="Read", tools=CODE, environment=env.id)
+    [output] = _results(second)
+    assert "kept" in output
+    assert "server restarted" in output and "NameError" in output
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"mode": "self_hosted"}, "mode"),
+        ({"network": {"allowlist": ["example.com"]}}, "network"),
+        ({"sources": [{"type": "gcs", "source": "gs://b/o"}]}, "gcs"),
+        ({"sources": [{"type": "inline", "content": "x", "target": "../up"}]}, "inside"),
+    ],
+)
+def test_unsupported_environment_settings_are_400(start_server, tmp_path, body, message) -> None:
+    server = start_server(data_dir=tmp_path / "data")
+    r = httpx.post(f"{server.url}/v1/environments", json=body)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["error"]["message"]
