@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.misses import print_misses
 from benchmarks.results_file import read_records
 
 Record = dict[str, Any]
@@ -184,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--by-category", action="store_true", help="also accuracy per category")
     p.add_argument("--plot", type=Path, help="write a PNG bar chart here")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table instead")
+    p.add_argument(
+        "--misses", action="store_true", help="also each wrong task with its whole transcript"
+    )
     args = p.parse_args(argv)
     console = Console()
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
@@ -203,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(table(rs))
     if args.by_category:
         console.print(category_table(records))
+    if args.misses:
+        print_misses(records, console)
     if args.plot:
         plot(rs, args.plot)
         console.print(f"plot written to {args.plot}")

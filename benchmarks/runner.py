@@ -117,6 +117,7 @@ def make_record(task: Task, raw: Raw, model: str, code_execution: bool) -> dict[
         "category": task.get("category"),
         "model": model,
         "code_execution": code_execution,
+        "question": task.get("question"),
         "final_answer": raw.get("final_answer"),
         "expected": task.get("answer"),
         "correct": correct,

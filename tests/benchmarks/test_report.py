@@ -79,3 +79,28 @@ def test_missing_or_empty_results_are_clear_errors(tmp_path: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     assert main([str(empty)]) == 2
+
+
+def test_misses_show_each_wrong_task_with_its_transcript(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    right = record(1, "gsm", True, True)
+    wrong = record(2, "gsm", True, False) | {
+        "question": "How much profit in 20 weeks?",
+        "expected": 448000,
+        "final_answer": "450000",
+        "transcript": [
+            {"text": "The profit per week times 20."},
+            {"executableCode": {"language": "PYTHON", "code": "print(22500 * 20)"}},
+            {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "450000\n"}},
+            {"text": "Final answer: 450000"},
+        ],
+    }
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(right) + "\n" + json.dumps(wrong) + "\n")
+    assert main([str(path), "--misses"]) == 0
+    out = capsys.readouterr().out
+    assert "gsm-2" in out and "448000" in out and "How much profit in 20 weeks?" in out
+    assert "print(22500 * 20)" in out and "OUTCOME_OK" in out and "Final answer: 450000" in out
+    assert "gsm-1 (" not in out
+    assert "1 of 2 tasks missed" in out
