@@ -22,8 +22,9 @@ class BackgroundServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, 0))
         self.port: int = self._sock.getsockname()[1]
-        self.url = f"http://{host}:{self.port}"
         options = uvicorn_options(getattr(app.state, "config", None) or ServerConfig())
+        scheme = "https" if options.get("ssl_certfile") else "http"
+        self.url = f"{scheme}://{host}:{self.port}"
         config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5, **options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

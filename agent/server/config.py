@@ -74,6 +74,8 @@ class ServerConfig:
     environment_idle_s: float = DEFAULT_ENV_IDLE_S
     environment_ttl_s: float = DEFAULT_ENV_TTL_S
     max_environments: int = DEFAULT_MAX_ENVIRONMENTS  # per API key (all, if no keys)
+    ssl_certfile: Path | None = None  # TLS (https/wss; the SDK's Live API needs wss)
+    ssl_keyfile: Path | None = None
 
     def __post_init__(self) -> None:
         if self.aliases_only is None:
@@ -205,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-environments", type=_positive, default=DEFAULT_MAX_ENVIRONMENTS, metavar="N",
         help="environments per API key (10)",
     )  # fmt: skip
+    p.add_argument(
+        "--ssl-certfile", type=Path, default=None, metavar="PATH",
+        help="serve https (and wss, which client.aio.live.connect uses) with this certificate",
+    )  # fmt: skip
+    p.add_argument(
+        "--ssl-keyfile", type=Path, default=None, metavar="PATH",
+        help="the certificate's private key (with --ssl-certfile)",
+    )  # fmt: skip
     return p
 
 
@@ -221,6 +231,8 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
     ):
         if not value > 0:
             raise SystemExit(f"{flag} must be > 0")
+    if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
+        raise SystemExit("--ssl-certfile and --ssl-keyfile go together")
     return ServerConfig(
         host=args.host,
         port=args.port,
@@ -244,4 +256,6 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
         environment_idle_s=args.env_suspend_after,
         environment_ttl_s=args.env_ttl_hours * 3600,
         max_environments=args.max_environments,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
     )

@@ -6,6 +6,7 @@
     POST /upload/v1beta/files, GET/DELETE /v1beta/files[/{id}] (files_api.py)
     POST /v1beta/interactions, GET/DELETE /v1beta/interactions/{id} (interactions_api.py)
     POST/GET /v1beta/environments, GET/DELETE /v1beta/environments/{id} (environments_api.py)
+    WS   /ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent (live_api.py)
     GET  /v1beta/models, GET /v1beta/models/{model}          (also under /v1)
 
 Each request runs its own Agent and Sandbox session in a worker thread (see pool.py); errors are
@@ -39,6 +40,7 @@ from agent.server import (
     environments_api,
     files_api,
     interactions_api,
+    live_api,
     safejson,
 )
 from agent.server.config import ServerConfig, operator_credentials, parse_args
@@ -74,6 +76,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     files_api.register(app, config)
     interactions_api.register(app, config)
     environments_api.register(app, config)
+    live_api.register(app, config)
 
     @app.get("/{version}/models")
     async def list_models(version: str, request: Request) -> dict[str, Any]:
@@ -382,7 +385,11 @@ def uvicorn_options(config: ServerConfig) -> dict[str, Any]:
     protocol = protocol_class(
         config.header_timeout_s, config.body_timeout_s, config.max_connections
     )
-    return {"http": protocol, "timeout_keep_alive": 5, "h11_max_incomplete_event_size": 64 * 1024}
+    options: dict[str, Any] = {"http": protocol, "timeout_keep_alive": 5}
+    options["h11_max_incomplete_event_size"] = 64 * 1024
+    if config.ssl_certfile:  # https, and the wss:// the SDK's Live API connects with
+        options.update(ssl_certfile=str(config.ssl_certfile), ssl_keyfile=str(config.ssl_keyfile))
+    return options
 
 
 def _exit_on_sigterm(signum: int, _frame: Any) -> None:
@@ -400,8 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("uvicorn.access").addFilter(_RedactKey())
     aliases = ", ".join(f"{n} -> {s}" for n, s in config.all_aliases().items())
     log.info(
-        "codexec Gemini API on http://%s:%d (models: %s; key %s; %d at once, queue %d)",
-        config.host, config.port, aliases, "required" if config.api_key else "not required",
+        "codexec Gemini API on %s://%s:%d (models: %s; key %s; %d at once, queue %d)",
+        "https" if config.ssl_certfile else "http", config.host, config.port, aliases, "required" if config.api_key else "not required",
         config.max_concurrency, config.queue_size,
     )  # fmt: skip
     credentials = operator_credentials()

@@ -1,0 +1,165 @@
+"""Live API (BidiGenerateContent over wss) with the official google-genai client, scripted model."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from google import genai
+from google.genai import types
+
+CODE_THEN_ANSWER = [
+    {"text": "Computing.", "code": "print(6 * 7)"},
+    {"text": "The answer is 42."},
+]
+CALL_THEN_ANSWER = [
+    {"text": "", "code": "print(300)", "function_calls": [{"name": "rate", "args": {}}]},
+    {"text": "300 units at 1.5 is 450."},
+]
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _client(url: str, cert: Path) -> genai.Client:
+    context = ssl.create_default_context(cafile=str(cert))
+    options = types.HttpOptions(base_url=url, async_client_args={"ssl": context})
+    return genai.Client(api_key="k", http_options=options)
+
+
+async def _turn(session) -> list[types.LiveServerMessage]:
+    messages = []
+    async for message in session.receive():  # one turn (receive stops at turnComplete)
+        messages.append(message)
+        if message.tool_call:
+            break
+    return messages
+
+
+def _parts(messages) -> list[types.Part]:
+    return [
+        p
+        for m in messages
+        if m.server_content and m.server_content.model_turn
+        for p in m.server_content.model_turn.parts
+    ]
+
+
+def test_live_session_runs_code(tls, start_server, script) -> None:
+    cert, key = tls
+    server = start_server(
+        ssl_certfile=cert, ssl_keyfile=key, aliases={"gemini-live": script(CODE_THEN_ANSWER)}
+    )
+    assert server.url.startswith("https://")
+    r = httpx.get(
+        f"{server.url}/v1beta/models", verify=ssl.create_default_context(cafile=cert)
+    )  # REST over TLS too
+    assert r.status_code == 200
+    config = types.LiveConnectConfig(
+        response_modalities=["TEXT"],
+        tools=[types.Tool(code_execution=types.ToolCodeExecution())],
+    )
+
+    async def talk() -> list[types.LiveServerMessage]:
+        client = _client(server.url, cert)
+        async with client.aio.live.connect(model="gemini-live", config=config) as session:
+            await session.send_client_content(
+                turns=types.Content(role="user", parts=[types.Part(text="What is 6 * 7?")]),
+                turn_complete=True,
+            )
+            return await _turn(session)
+
+    messages = asyncio.run(talk())
+    parts = _parts(messages)
+    assert [p.executable_code.code for p in parts if p.executable_code] == ["print(6 * 7)"]
+    [result] = [p.code_execution_result for p in parts if p.code_execution_result]
+    assert result.output.strip() == "42"  # run by the real sandbox
+    assert result.outcome == types.Outcome.OUTCOME_OK
+    text = "".join(p.text for p in parts if p.text)
+    assert text == "Computing.The answer is 42."
+    assert messages[-1].server_content.turn_complete
+    assert messages[-1].usage_metadata.total_token_count > 0
+
+
+def test_live_function_call_and_tool_response(tls, start_server, script, created_models) -> None:
+    cert, key = tls
+    server = start_server(
+        ssl_certfile=cert, ssl_keyfile=key, aliases={"m": script(CALL_THEN_ANSWER)}
+    )
+    rate = types.FunctionDeclaration(name="rate", description="The price per unit.")
+    config = types.LiveConnectConfig(
+        response_modalities=["TEXT"],
+        tools=[
+            types.Tool(code_execution=types.ToolCodeExecution()),
+            types.Tool(function_declarations=[rate]),
+        ],
+    )
+
+    async def talk() -> tuple[list, list]:
+        client = _client(server.url, cert)
+        async with client.aio.live.connect(model="m", config=config) as session:
+            await session.send_client_content(
+                turns=types.Content(role="user", parts=[types.Part(text="Cost of 300 units?")]),
+                turn_complete=True,
+            )
+            first = await _turn(session)
+            [call] = first[-1].tool_call.function_calls
+            await session.send_tool_response(
+                function_responses=[
+                    types.FunctionResponse(id=call.id, name=call.name, response={"rate": 1.5})
+                ]
+            )
+            return first, await _turn(session)
+
+    first, second = asyncio.run(talk())
+    assert first[-1].tool_call.function_calls[0].name == "rate"
+    assert any(p.code_execution_result for p in _parts(first))
+    assert "".join(p.text for p in _parts(second) if p.text) == "300 units at 1.5 is 450."
+    assert second[-1].server_content.turn_complete
+    history = created_models[-1].calls[-1]["history"]
+    assert "1.5" in str(history[-1].parts)  # the tool response reached the model
+
+
+def test_live_refuses_audio_and_unknown_models(tls, start_server, script) -> None:
+    cert, key = tls
+    server = start_server(
+        ssl_certfile=cert, ssl_keyfile=key, aliases_only=True, aliases={"m": script([])}
+    )
+
+    async def connect(model: str, modality: str) -> str:
+        client = _client(server.url, cert)
+        config = types.LiveConnectConfig(response_modalities=[modality])
+        try:
+            async with client.aio.live.connect(model=model, config=config) as session:
+                await _turn(session)
+        except Exception as e:  # noqa: BLE001 - the close reason is in the message
+            return str(e)
+        return ""
+
+    assert "TEXT" in asyncio.run(connect("m", "AUDIO"))
+    assert "nosuch" in asyncio.run(connect("nosuch", "TEXT"))
+
+
+def test_serve_tls_flags(tmp_path: Path) -> None:
+    from agent.server.config import parse_args
+    from agent.server.http import uvicorn_options
+
+    config = parse_args(["--ssl-certfile", "c.pem", "--ssl-keyfile", "k.pem"])
+    options = uvicorn_options(config)
+    assert (options["ssl_certfile"], options["ssl_keyfile"]) == ("c.pem", "k.pem")
+    with pytest.raises(SystemExit):
+        parse_args(["--ssl-certfile", "c.pem"])
+    assert "ssl_certfile" not in uvicorn_options(parse_args([]))
