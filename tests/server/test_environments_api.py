@@ -129,6 +129,9 @@ def test_restart_keeps_the_environment_and_its_files(
     env = client.environments.create()
     client.interactions.create(model="a", input="Set x", tools=CODE, environment=env.id)
     first_server.stop()
+    manager = first_server.app.state.environments
+    assert manager._stop.is_set()  # shutdown saved and closed the open sessions
+    assert all(live.sandbox is None for live in manager._live.values())
     server = start_server(data_dir=data, aliases={"r": script(READ)})
     client = client_for(server.url)
     assert client.environments.get(env.id).id == env.id

@@ -34,10 +34,10 @@ def tls(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _client(url: str, cert: Path) -> genai.Client:
+def _client(url: str, cert: Path, api_key: str = "k") -> genai.Client:
     context = ssl.create_default_context(cafile=str(cert))
     options = types.HttpOptions(base_url=url, async_client_args={"ssl": context})
-    return genai.Client(api_key="k", http_options=options)
+    return genai.Client(api_key=api_key, http_options=options)
 
 
 async def _turn(session) -> list[types.LiveServerMessage]:
@@ -61,11 +61,14 @@ def _parts(messages) -> list[types.Part]:
 def test_live_session_runs_code(tls, start_server, script) -> None:
     cert, key = tls
     server = start_server(
-        ssl_certfile=cert, ssl_keyfile=key, aliases={"gemini-live": script(CODE_THEN_ANSWER)}
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+        api_key="k",  # the SDK sends it as x-goog-api-key on the websocket too
+        aliases={"gemini-live": script(CODE_THEN_ANSWER)},
     )
     assert server.url.startswith("https://")
     r = httpx.get(
-        f"{server.url}/v1beta/models", verify=ssl.create_default_context(cafile=cert)
+        f"{server.url}/v1beta/models?key=k", verify=ssl.create_default_context(cafile=cert)
     )  # REST over TLS too
     assert r.status_code == 200
     config = types.LiveConnectConfig(
@@ -83,6 +86,14 @@ def test_live_session_runs_code(tls, start_server, script) -> None:
             return await _turn(session)
 
     messages = asyncio.run(talk())
+
+    async def wrong_key() -> None:
+        client = _client(server.url, cert, api_key="wrong")
+        async with client.aio.live.connect(model="gemini-live", config=config) as session:
+            await _turn(session)
+
+    with pytest.raises(Exception, match="(?i)api key|1008|403"):
+        asyncio.run(wrong_key())
     parts = _parts(messages)
     assert [p.executable_code.code for p in parts if p.executable_code] == ["print(6 * 7)"]
     [result] = [p.code_execution_result for p in parts if p.code_execution_result]
