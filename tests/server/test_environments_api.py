@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -155,3 +156,25 @@ def test_unsupported_environment_settings_are_400(start_server, tmp_path, body, 
     r = httpx.post(f"{server.url}/v1/environments", json=body)
     assert r.status_code == 400, r.text
     assert message in r.json()["error"]["message"]
+
+
+def test_interactions_in_one_environment_take_turns(start_server, script, tmp_path) -> None:
+    slow = [{"text": "", "code": "import time\ntime.sleep(1.5)\ny = 5\nprint(y)"}, {"text": "ok"}]
+    use = [{"text": "", "code": "print(y + 1)"}, {"text": "ok"}]
+    server = start_server(data_dir=tmp_path / "data", aliases={"s": script(slow), "u": script(use)})
+    env_id = httpx.post(f"{server.url}/v1/environments", json={}).json()["id"]
+
+    def create(model: str) -> dict:
+        body = {"model": model, "input": "go", "tools": CODE, "environment": env_id}
+        return httpx.post(f"{server.url}/v1/interactions", json=body, timeout=60).json()
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(create, "s")
+        time.sleep(0.5)  # the first is running its code now
+        second = pool.submit(create, "u")
+        outputs = [
+            [s["result"] for s in f.result()["steps"] if s["type"] == "code_execution_result"]
+            for f in (first, second)
+        ]
+    assert outputs[0][0].strip() == "5"
+    assert outputs[1][0].strip() == "6"  # it waited for the first and saw its variable
