@@ -1,7 +1,7 @@
 """`python -m agent solve|serve|mcp`.
 
 Exit codes: 0 answered; 1 model/runtime error; 2 usage error, bad file or unknown model;
-3 missing API key. Every failure prints one clear line on stderr.
+3 missing API key; 130 interrupted (Ctrl-C). Every failure prints one clear line on stderr.
 """
 
 from __future__ import annotations

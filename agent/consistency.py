@@ -11,6 +11,7 @@ suspicious ones, where a small model's code most often computed the wrong thing,
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING
@@ -37,11 +38,19 @@ def solve_sampled(
     agent: Agent, history: list[Message], inputs: list[InputFile], stream_text: bool
 ) -> Generator[Event, None, None]:
     """K solves, one answer: the majority of the answers that came out of a finished solve."""
+    from agent.loop import OutOfTime
+
     start = time.monotonic()
     try:
-        firsts = first_turns(agent, history, inputs, agent.samples)
+        firsts = first_turns(
+            agent, history, inputs, agent.samples, deadline=start + agent.time_budget_s
+        )
     except ModelError as exc:
         yield Done(SolveResult(finish_reason="ERROR", error=str(exc)))
+        return
+    except OutOfTime:
+        duration = time.monotonic() - start
+        yield Done(SolveResult(finish_reason="TIME_BUDGET", duration_s=duration))
         return
     results = _chains(agent, history, inputs, firsts, start)
     count = tally([_ballot(r) for r in results])
@@ -81,9 +90,12 @@ def solve_checked(
     if not missing or budget <= 0:
         yield Done(greedy)
         return
+    from agent.loop import OutOfTime
+
     try:
-        firsts = first_turns(agent, history, inputs, agent.recheck + 1)[1:]
-    except ModelError:
+        deadline = start + agent.time_budget_s
+        firsts = first_turns(agent, history, inputs, agent.recheck + 1, deadline=deadline)[1:]
+    except (ModelError, OutOfTime):
         yield Done(greedy)  # the greedy answer stands
         return
     results = [greedy, *_chains(agent, history, inputs, firsts, start)]
@@ -123,36 +135,45 @@ def solve_checked(
 
 
 def first_turns(
-    agent: Agent, history: list[Message], inputs: list[InputFile], n: int
+    agent: Agent,
+    history: list[Message],
+    inputs: list[InputFile],
+    n: int,
+    deadline: float = math.inf,
 ) -> list[ModelTurn]:
     """`n` first answers (the first greedy, the rest sampled): one batch where the backend
-    offers it, else n calls."""
-    from agent.loop import _prewarm_sandbox
+    offers it, else n calls. They are made in a worker thread that is cancelled at `deadline`
+    (monotonic; `agent.loop.OutOfTime` then) or on Ctrl-C."""
+    from agent.loop import _prewarm_sandbox, call_model
 
     if agent.code_execution:
         _prewarm_sandbox()
     system = agent._system(inputs)
     batch = getattr(agent.model, "generate_many", None)
-    if batch is not None:
-        turns: list[ModelTurn] = batch(
-            system,
-            history,
-            n=n,
-            code_execution=agent.code_execution,
-            options=agent.options,
-            temperature=agent.sample_temperature,
-        )
-        return turns
-    turns = []
-    for i in range(n):
-        update = {} if i == 0 else {"temperature": agent.sample_temperature, "seed": i}
-        options = agent.options.model_copy(update=update)
-        turns.append(
-            agent.model.generate(
-                system, history, code_execution=agent.code_execution, options=options
+
+    def generate() -> list[ModelTurn]:
+        if batch is not None:
+            turns: list[ModelTurn] = batch(
+                system,
+                history,
+                n=n,
+                code_execution=agent.code_execution,
+                options=agent.options,
+                temperature=agent.sample_temperature,
             )
-        )
-    return turns
+            return turns
+        turns = []
+        for i in range(n):
+            update = {} if i == 0 else {"temperature": agent.sample_temperature, "seed": i}
+            options = agent.options.model_copy(update=update)
+            turns.append(
+                agent.model.generate(
+                    system, history, code_execution=agent.code_execution, options=options
+                )
+            )
+        return turns
+
+    return call_model(generate, deadline)
 
 
 def _chains(

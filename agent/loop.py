@@ -12,9 +12,9 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agent.answer import answer_from_parts
 from agent.consistency import solve_checked, solve_sampled
@@ -29,7 +29,7 @@ from agent.files import (
     read_output_files,
     unique,
 )
-from agent.models import get_model
+from agent.models import cancel, get_model
 from agent.models.base import GenerateOptions, Model, ModelError, ModelTurn
 from agent.observe import format_output
 from agent.parts import CodePart, ImagePart, Message, Part, ResultPart, TextPart
@@ -38,7 +38,10 @@ from agent.result import OutputFile, SolveResult
 from agent.usage import CallUsage, Usage
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
-GENERATE_GRACE_S = 15.0  # how long past the time budget a model call may take before we leave it
+# A model call still running when the time budget ends may finish within this grace (a nearly
+# complete answer is kept); then it is cancelled: the local model stops at its next token.
+GENERATE_GRACE_S = 0.5
+STOP_WAIT_S = 1.0  # how long a model call we stopped waiting for may take to end (and free it)
 
 CODE_DISABLED = (
     "Code execution failed {n} times in a row, so it is now disabled. Do not write any more "
@@ -54,6 +57,7 @@ CUT_OFF_RETRIES = 2  # asks after a cut-off or looping answer before the solve g
 SAMPLE_TEMPERATURE = 0.7
 RECHECK_SAMPLES = 4
 
+T = TypeVar("T")
 Contents = str | list[Message]
 FileLike = str | Path | InputFile
 
@@ -209,7 +213,7 @@ class Agent:
                         turn = yield from self._generate(
                             system, history, code_on, options, stream_text, deadline
                         )
-                    except _OutOfTime:
+                    except OutOfTime:
                         finish = "TIME_BUDGET"
                         break
                 calls.append(turn.usage)
@@ -317,8 +321,10 @@ class Agent:
         deadline: float,
     ) -> Generator[Event, None, ModelTurn]:
         """One model call, in a worker thread: its text is yielded as it arrives (a backend that
-        streams nothing still yields its text once), and a backend that hangs past `deadline`
-        (monotonic) is abandoned instead of hanging the solve."""
+        streams nothing still yields its text once). When the loop stops waiting for it (the
+        `deadline` (monotonic) passes, the stream is closed, Ctrl-C), the call is cancelled
+        (`agent.models.cancel`: the local model stops at its next token) and given `STOP_WAIT_S`
+        to end; a backend that ignores the cancellation is abandoned."""
         snapshot = list(history)
         pipe: queue.Queue[str | None] = queue.Queue()
         box: dict[str, Any] = {}
@@ -332,22 +338,24 @@ class Agent:
 
         def work() -> None:
             try:
-                box["turn"] = self.model.generate(
-                    system, snapshot, code_execution=code_on, options=options, on_text=sink
-                )
+                with cancel.scope(abandoned):
+                    box["turn"] = self.model.generate(
+                        system, snapshot, code_execution=code_on, options=options, on_text=sink
+                    )
             except BaseException as exc:  # re-raised in the loop's thread
                 box["error"] = exc
             finally:
                 pipe.put(None)
 
-        threading.Thread(target=work, name="codexec-generate", daemon=True).start()
+        worker = threading.Thread(target=work, name="codexec-generate", daemon=True)
+        worker.start()
         streamed = False
         try:
             while True:
                 try:
                     chunk = pipe.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
-                    raise _OutOfTime() from None
+                    raise OutOfTime() from None
                 if chunk is None:
                     break
                 if chunk:
@@ -355,6 +363,8 @@ class Agent:
                     yield TextDelta(chunk)
         finally:
             abandoned.set()
+            if worker.is_alive():  # left early: let the call stop and release the model
+                worker.join(STOP_WAIT_S)
         if "error" in box:
             raise box["error"]
         turn: ModelTurn = box["turn"]
@@ -367,8 +377,39 @@ class _Abandoned(Exception):
     pass
 
 
-class _OutOfTime(Exception):
-    pass
+class OutOfTime(Exception):
+    """A model call did not end before the solve's deadline (it was cancelled)."""
+
+
+def call_model(fn: Callable[[], T], deadline: float = math.inf) -> T:
+    """`fn()`, a model call that streams nothing, in a worker thread inside a cancel scope: it
+    is cancelled (and given `STOP_WAIT_S` to end) when `deadline` (monotonic) passes, raising
+    OutOfTime, or when this thread is interrupted (Ctrl-C)."""
+    box: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            with cancel.scope(stop):
+                box["value"] = fn()
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="codexec-generate", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():  # in steps: the deadline may be infinite
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise OutOfTime()
+            worker.join(min(left, 1.0))
+    finally:
+        if worker.is_alive():
+            stop.set()
+            worker.join(STOP_WAIT_S)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
 
 
 def _prewarm_sandbox() -> None:

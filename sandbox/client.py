@@ -82,11 +82,15 @@ class ZygoteClient:
         child.close()
         self.sock = parent
         self.sock.settimeout(_STARTUP_TIMEOUT_S)
+        global _starting
+        _starting = self.proc
         try:
             data = self.sock.recv(1 << 16)
         except OSError as e:
             self.proc.kill()
             raise SandboxError(f"sandbox zygote did not start: {e}") from e
+        finally:
+            _starting = None
         if not data:
             self.proc.wait()
             raise SandboxError(f"sandbox zygote exited with status {self.proc.returncode}")
@@ -180,6 +184,7 @@ def _remove_stale() -> None:
 
 _client: ZygoteClient | None = None
 _client_lock = threading.Lock()
+_starting: subprocess.Popen[bytes] | None = None  # a zygote still starting (get_client waits)
 
 
 def get_client() -> ZygoteClient:
@@ -205,11 +210,21 @@ def isolation_level() -> str:
 
 
 def _shutdown() -> None:
+    """At exit. A zygote still starting (a prewarm, when Ctrl-C came) is killed rather than
+    waited for: its startup takes seconds, and the process must exit at once."""
     global _client
-    with _client_lock:
+    if not _client_lock.acquire(timeout=0.2):
+        starting = _starting
+        if starting is not None:
+            starting.kill()  # the waiting get_client then fails and lets go of the lock
+        if not _client_lock.acquire(timeout=5):
+            return
+    try:
         if _client is not None:
             _client.close()
             _client = None
+    finally:
+        _client_lock.release()
 
 
 def _after_fork_in_child() -> None:

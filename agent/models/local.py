@@ -14,11 +14,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.degenerate import is_degenerate
+from agent.models import cancel
 from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
+from agent.models.cancel import Cancelled
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
 from agent.models.llama_buffers import without_extra_buffers
 from agent.parts import CodePart, Message, ResultPart, TextPart
@@ -38,16 +41,48 @@ CODE_START = "```python\n"
 EXPLAIN_START = "The error"
 RESAMPLE_TEMPERATURE = 0.7
 RESAMPLES = 2
+CLOSE_WAIT_S = 2.0  # at exit, how long to wait for running generations to stop
 
 
 @dataclass
 class _Loaded:
     llm: Any  # llama_cpp.Llama
     lock: threading.Lock = field(default_factory=threading.Lock)  # one generation at a time
+    cancel: threading.Event | None = None  # the running call's cancel event (set under `lock`)
+    abort: Any = None  # the ctypes abort callback llama.cpp holds: kept alive with the model
+
+    def stopped(self) -> bool:
+        """Whether the call running on this model must stop (it was cancelled, or we exit)."""
+        event = self.cancel
+        return _closing.is_set() or (event is not None and event.is_set())
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[Any]:
+        """The model, for one call at a time. The wait for it ends when the caller's cancel
+        event (`agent.models.cancel`) is set; inside, that event stops llama.cpp's decoding."""
+        event = cancel.current()
+        while not self.lock.acquire(timeout=0.05):
+            if _stopping():
+                raise Cancelled()
+        try:
+            if _stopping():
+                raise Cancelled()
+            self.cancel = event
+            yield self.llm
+        finally:
+            self.cancel = None
+            self.lock.release()
 
 
 _models: dict[str, _Loaded] = {}
 _load_lock = threading.Lock()
+_closing = threading.Event()  # set at exit: every generation stops at its next token
+_leaked: list[_Loaded] = []  # models still decoding at exit: never freed (a leak, not a crash)
+
+
+def _stopping() -> bool:
+    """Whether the call running in this thread must stop now."""
+    return _closing.is_set() or cancel.cancelled()
 
 
 def _load(size: str) -> _Loaded:
@@ -71,8 +106,27 @@ def _load(size: str) -> _Loaded:
             _allow_sequences(llm, MAX_SEQUENCES)
             if not _models:
                 atexit.register(_close_all)
-            _models[size] = _Loaded(llm)
+            loaded = _Loaded(llm)
+            _set_abort(loaded)
+            _quiet_aborts()
+            _models[size] = loaded
         return _models[size]
+
+
+def _set_abort(loaded: _Loaded) -> None:
+    """Let llama.cpp stop a decode (a long prompt evaluation) between two graph nodes when the
+    call is cancelled: `llama_decode` then returns 2 and llama_cpp raises a RuntimeError."""
+    import llama_cpp
+
+    if not hasattr(llama_cpp, "llama_set_abort_callback"):
+        return
+
+    @llama_cpp.ggml_abort_callback
+    def abort(_data: Any) -> bool:
+        return loaded.stopped()
+
+    loaded.abort = abort
+    llama_cpp.llama_set_abort_callback(loaded.llm._ctx.ctx, abort, None)
 
 
 def _allow_sequences(llm: Any, n: int) -> None:
@@ -89,12 +143,56 @@ def _allow_sequences(llm: Any, n: int) -> None:
     old.close()
 
 
+_log_callback: Any = None  # the ctypes log callback llama.cpp holds (kept alive here)
+
+
+def _quiet_aborts() -> None:
+    """Drop llama.cpp's log lines while a call is being stopped: every aborted decode logs an
+    error ("decode: removing memory module entries ...") that is no error here, and Ctrl-C must
+    print one line. Other messages go to llama_cpp's own log callback, as before."""
+    global _log_callback
+    import llama_cpp
+    from llama_cpp import _logger
+
+    if _log_callback is not None or not hasattr(llama_cpp, "llama_log_set"):
+        return
+
+    @llama_cpp.llama_log_callback
+    def log(level: int, text: bytes, user_data: Any) -> None:
+        if _closing.is_set() or any(loaded.stopped() for loaded in list(_models.values())):
+            return
+        _logger.llama_log_callback(level, text, user_data)
+
+    _log_callback = log
+    llama_cpp.llama_log_set(log, None)
+
+
 def _close_all() -> None:
     """Free the models while the interpreter is intact: llama_cpp's own `__del__` runs too late
-    at exit and prints a TypeError traceback."""
-    for loaded in _models.values():
-        loaded.llm.close()
+    at exit and prints a TypeError traceback. A generation may still be decoding in a worker
+    thread (Ctrl-C, an abandoned call): it is told to stop and waited for, and a model whose
+    call does not stop in time is leaked, never freed under it (that crashed with SIGSEGV)."""
+    _closing.set()
+    deadline = time.monotonic() + CLOSE_WAIT_S
+    for size, loaded in list(_models.items()):
+        if loaded.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            try:
+                loaded.llm.close()
+            finally:
+                loaded.lock.release()
+        else:
+            log.warning("the %s model is still decoding at exit: left to the OS", size)
+            _leak(loaded)
     _models.clear()
+
+
+def _leak(loaded: _Loaded) -> None:
+    """Keep `loaded` (its llama.cpp context and abort callback) alive to the very end of the
+    process: an extra reference the interpreter's shutdown never drops."""
+    import ctypes
+
+    _leaked.append(loaded)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(loaded))
 
 
 def _threads() -> int:
@@ -169,16 +267,18 @@ class LocalModel:
         prompt = render_chatml(system, shots + _with_note(history, files_note))
         self._keep_prefix(loaded, system, shots)
         if not (code_execution and self.prefill and must_write_code(history)):
-            with loaded.lock:
+            with loaded.hold() as llm:
                 return self._generate(
-                    loaded.llm, prompt, "", code_execution, options, on_text, options.temperature
+                    llm, prompt, "", code_execution, options, on_text, options.temperature
                 )
         run = _last_run(history)
         if run is None and think_first():  # a plan in words, then the code
-            with loaded.lock:
-                return self._plan_then_code(loaded.llm, prompt, options, on_text)
+            with loaded.hold() as llm:
+                return self._plan_then_code(llm, prompt, options, on_text)
         if run is None:  # the first answer of a solve
-            attempts = [(CODE_START, options.temperature, None)]
+            attempts: list[tuple[str, float, int | None]] = [
+                (CODE_START, options.temperature, None)
+            ]
             code, sink = None, on_text
         else:  # a retry: these answers are not streamed, as all but one are thrown away
             greedy, hotter = options.temperature, max(options.temperature, RESAMPLE_TEMPERATURE)
@@ -187,10 +287,10 @@ class LocalModel:
             attempts += [(CODE_START, hotter, seed) for seed in range(RESAMPLES)]
             code, sink = run[0].code.strip(), None
         output_tokens = 0
-        with loaded.lock:
+        with loaded.hold() as llm:
             for start, temperature, seed in attempts:
                 turn = self._generate(
-                    loaded.llm, prompt, start, code_execution, options, sink, temperature, seed
+                    llm, prompt, start, code_execution, options, sink, temperature, seed
                 )
                 output_tokens += turn.usage.output_tokens
                 if turn.code is not None and turn.code.strip() != code:
@@ -225,10 +325,10 @@ class LocalModel:
         if not hasattr(loaded.llm, "_ctx"):  # not a llama_cpp.Llama (a test double)
             return
         text = render_chatml(system, shots).removesuffix(ASSISTANT_HEADER)
-        with loaded.lock:
-            tokens = loaded.llm.tokenize(text.encode(), add_bos=False, special=True)
+        with loaded.hold() as llm, _aborted_is_cancelled():
+            tokens = llm.tokenize(text.encode(), add_bos=False, special=True)
             start = time.monotonic()
-            how = ensure_prefix(loaded.llm, tokens, spec_for(self.size).sha256, state_dir())
+            how = ensure_prefix(llm, tokens, spec_for(self.size).sha256, state_dir())
             if how != "cached":
                 log.info(
                     "prompt prefix of %d tokens %s in %.2f s",
@@ -263,6 +363,8 @@ class LocalModel:
         streamer.feed(prefix)
         start = time.monotonic()
         first: float | None = None
+        if _stopping():
+            raise Cancelled()
         stream = llm.create_completion(
             tokens,
             max_tokens=min(options.max_output_tokens, room),
@@ -272,8 +374,10 @@ class LocalModel:
             stop=CHATML_STOP,
             stream=True,
         )
-        with contextlib.closing(stream):
+        with contextlib.closing(stream), _aborted_is_cancelled():
             for chunk in stream:
+                if _stopping():  # checked at every token, streamed or not
+                    raise Cancelled()
                 choice = chunk["choices"][0]
                 delta = choice.get("text") or ""
                 if first is None:
@@ -327,38 +431,44 @@ class LocalModel:
             else ""
         )
         self._keep_prefix(loaded, system, shots)
-        with loaded.lock:
-            tokens = loaded.llm.tokenize((prompt + prefix).encode(), add_bos=False, special=True)
+
+        def stop(text: str) -> bool:
+            full = prefix + text
+            if any(s in text for s in CHATML_STOP) or is_degenerate(full):
+                return True
+            block = find_code_block(full, at_end=False) if code_execution else None
+            return block is not None and block.closed
+
+        with loaded.hold() as llm:
+            tokens = llm.tokenize((prompt + prefix).encode(), add_bos=False, special=True)
             room = N_CTX - len(tokens) - n * options.max_output_tokens
-            if room < 0 or n > MAX_SEQUENCES:
-                return [
-                    self.generate(
-                        system,
-                        history,
-                        code_execution=code_execution,
-                        options=options.model_copy(
-                            update={"temperature": 0.0 if i == 0 else temperature, "seed": i}
-                        ),
+            batched = room >= 0 and n <= MAX_SEQUENCES
+            if batched:
+                with _aborted_is_cancelled():
+                    outs = sample_continuations(
+                        llm,
+                        tokens,
+                        n,
+                        max_tokens=options.max_output_tokens,
+                        temperature=temperature,
+                        seed=options.seed or 0,
+                        stop=stop,
+                        cancelled=_stopping,
                     )
-                    for i in range(n)
-                ]
-
-            def stop(text: str) -> bool:
-                full = prefix + text
-                if any(s in text for s in CHATML_STOP) or is_degenerate(full):
-                    return True
-                block = find_code_block(full, at_end=False) if code_execution else None
-                return block is not None and block.closed
-
-            outs = sample_continuations(
-                loaded.llm,
-                tokens,
-                n,
-                max_tokens=options.max_output_tokens,
-                temperature=temperature,
-                seed=options.seed or 0,
-                stop=stop,
-            )
+                    if _stopping():  # the decoder left early: its texts are unfinished
+                        raise Cancelled()
+        if not batched:  # one call each (outside the lock, which `generate` takes itself)
+            return [
+                self.generate(
+                    system,
+                    history,
+                    code_execution=code_execution,
+                    options=options.model_copy(
+                        update={"temperature": 0.0 if i == 0 else temperature, "seed": i}
+                    ),
+                )
+                for i in range(n)
+            ]
         turns = []
         for out in outs:
             text = prefix + _cut_at_stop(out.text)
@@ -369,6 +479,20 @@ class LocalModel:
                 _to_turn(text, finish, bool(block and block.closed), code_execution, usage)
             )
         return turns
+
+
+@contextlib.contextmanager
+def _aborted_is_cancelled() -> Iterator[None]:
+    """A decode that llama.cpp aborted for a cancelled call (`_set_abort`) raises RuntimeError
+    ("llama_decode returned 2"): report it as the cancellation it is."""
+    try:
+        yield
+    except Cancelled:
+        raise
+    except RuntimeError as exc:
+        if _stopping():
+            raise Cancelled() from exc
+        raise
 
 
 def _cut_at_stop(text: str) -> str:

@@ -44,7 +44,8 @@ def sample_continuations(
     stop: StopCheck,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> list[Continuation]:
-    """Decode `n` continuations of `prompt` together; `stop(text)` ends one early."""
+    """Decode `n` continuations of `prompt` together; `stop(text)` ends one early, `cancelled()`
+    (checked before every step) all of them."""
     import llama_cpp
 
     ctx = llm._ctx.ctx  # type: ignore[attr-defined]
@@ -62,6 +63,7 @@ def sample_continuations(
     active = list(range(n))
     feed = {seq: prompt[last] for seq in range(n)}
     batch = llama_cpp.llama_batch_init(n, 0, n)
+    decoded = False  # whether sequence 0 holds the prompt's last token (an aborted decode drops it)
     try:
         for step in range(max_tokens + 1):
             if not active or cancelled():
@@ -69,6 +71,7 @@ def sample_continuations(
             _fill(batch, [(feed[seq], last + step, seq) for seq in active])
             if llama_cpp.llama_decode(ctx, batch) != 0:
                 raise RuntimeError("llama_decode failed on a batch of continuations")
+            decoded = True
             if step == max_tokens:
                 break
             still = []
@@ -94,9 +97,10 @@ def sample_continuations(
         llama_cpp.llama_batch_free(batch)
         for seq in range(1, n):
             llama_cpp.llama_memory_seq_rm(mem, seq, -1, -1)
-        llama_cpp.llama_memory_seq_rm(mem, 0, last + 1, -1)
+        kept = last + 1 if decoded else last
+        llama_cpp.llama_memory_seq_rm(mem, 0, kept, -1)
         llm.input_ids[last] = prompt[last]  # type: ignore[attr-defined]
-        llm.n_tokens = last + 1  # type: ignore[attr-defined]
+        llm.n_tokens = kept  # type: ignore[attr-defined]
     return outs
 
 
