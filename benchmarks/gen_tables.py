@@ -61,7 +61,7 @@ def csv_tasks(rng: random.Random, n: int, files: Files) -> list[Task]:
             k,
             "sales orders with the columns order_id, region, product, units, unit_price",
         )
-        units = Counter()
+        units: Counter[str] = Counter()
         for r in rows:
             units[r["product"]] += r["units"]
         for v in rng.sample(range(4), 3):

@@ -134,6 +134,7 @@ def sort_words(rng: random.Random, i: int) -> Task:
 def regex_tasks(rng: random.Random, i: int) -> Task:
     v = i % 4
     chunks = [sentence(rng, rng.randint(3, 7), punctuate=False) for _ in range(6)]
+    ans: float | str
     if v == 0:
         nums = [rng.randint(1, 9999) for _ in range(6)]
         items = [
@@ -189,6 +190,7 @@ def dates(rng: random.Random, i: int) -> Task:
     base = dt.date(1950, 1, 1)
     d1 = base + dt.timedelta(days=rng.randint(0, 40000))
     v = i % 3
+    ans: int | str
     if v == 0:
         d2 = d1 + dt.timedelta(days=rng.randint(30, 20000))
         q = f"How many days are there from {d1.isoformat()} to {d2.isoformat()}? {INT_ONLY}"

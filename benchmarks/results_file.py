@@ -13,7 +13,7 @@ Record = dict[str, Any]
 
 def read_records(path: Path) -> list[Record]:
     """Every complete, valid line of a results file (a torn last line is skipped)."""
-    records = []
+    records: list[Record] = []
     if not path.exists():
         return records
     with open(path, encoding="utf-8") as fh:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 V1_CONTROLLERS = ("memory", "pids", "cpu")
@@ -223,7 +224,7 @@ def set_limits(fds: dict[str, int], memory_mb: int, max_procs: int, cpus: float 
         _write_at(fds["cpu"], "cpu.shares", str(max(2, int(1024 * cpus))))
 
 
-def has_memory(fds: dict[str, object]) -> bool:
+def has_memory(fds: Mapping[str, object]) -> bool:
     return "memory" in fds or UNIFIED in fds
 
 

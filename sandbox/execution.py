@@ -97,13 +97,14 @@ class Run:
         proc.ctl.setblocking(False)
         flood = self.limits.max_output_bytes * _FLOOD_FACTOR
         streams = {proc.out: self.out, proc.err: self.err}
+        ctl = proc.ctl.fileno()
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return self._killed("timeout")
-            ready, _, _ = select.select([proc.ctl, *streams], [], [], left)
+            ready, _, _ = select.select([ctl, *streams], [], [], left)
             for fd in ready:
-                if fd is proc.ctl:
+                if fd == ctl:
                     try:
                         chunk = proc.ctl.recv(1 << 20)
                     except BlockingIOError:
@@ -123,11 +124,11 @@ class Run:
                             return self._killed("timeout")
                         return self._finish(reply)
                 else:
-                    chunk = self._read(fd)
-                    if chunk is None:
+                    data = self._read(fd)
+                    if data is None:
                         streams.pop(fd)
                         break
-                    streams[fd].feed(chunk)
+                    streams[fd].feed(data)
                     if self.out.dropped + self.err.dropped > flood:
                         return self._killed("output_limit")
 

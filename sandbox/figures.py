@@ -39,7 +39,7 @@ class FigureCapture:
             plt.close(fig)
 
         plt.show = show
-        matplotlib.figure.Figure.show = figure_show
+        setattr(matplotlib.figure.Figure, "show", figure_show)  # noqa: B010 (typed as a method)
 
     def reset(self) -> None:
         self.figures = []

@@ -36,9 +36,10 @@ def split_last_expression(code: str) -> tuple[ast.Module, ast.Expression | None]
     """Like a notebook cell: a bare expression on the last line has its value shown, so
     `len(text)` as the last line prints the count (a trailing `;` keeps it quiet)."""
     tree = ast.parse(code, CODE_FILENAME)
-    if not tree.body or not isinstance(tree.body[-1], ast.Expr) or code.rstrip().endswith(";"):
+    last = tree.body[-1] if tree.body else None
+    if not isinstance(last, ast.Expr) or code.rstrip().endswith(";"):
         return tree, None
-    last = tree.body.pop()
+    tree.body.pop()
     return tree, ast.Expression(last.value)
 
 

@@ -159,9 +159,10 @@ class AnthropicModel:
                 args = dict(block.input or {})
                 if code_execution and block.name == RUN_PYTHON:
                     if code is None:
-                        if not isinstance(args.get("code"), str):
+                        given = args.get("code")
+                        if not isinstance(given, str):
                             raise ModelError("anthropic: run_python was called without code")
-                        code = args["code"]
+                        code = given
                 else:
                     calls.append(FunctionCallPart(name=block.name, args=args, id=block.id))
         text = "".join(texts)

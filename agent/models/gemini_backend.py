@@ -86,7 +86,7 @@ class GeminiModel:
             raise MissingKeyError("gemini: set GEMINI_API_KEY (or GOOGLE_API_KEY)")
         self.model = model
         self.spec = f"gemini:{model}"
-        http_options: dict[str, Any] = {}
+        http_options: types.HttpOptionsDict = {}
         if base_url:
             http_options["base_url"] = base_url
         self._client = genai.Client(api_key=key, http_options=http_options or None)

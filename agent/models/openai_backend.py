@@ -211,7 +211,8 @@ def render_tool_messages(history: list[Message]) -> list[dict[str, Any]]:
             if text:
                 messages.append({"role": "user", "content": text})
             continue
-        content, calls = "", []
+        content = ""
+        calls: list[dict[str, Any]] = []
         for part in message.parts:
             if isinstance(part, TextPart):
                 if calls:  # text after a call starts a new assistant message

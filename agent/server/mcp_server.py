@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import cast
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -179,7 +180,9 @@ def build_server(limits: Limits | None = None, prewarm: bool = False) -> MCPServ
 
     @asynccontextmanager
     async def sandbox_of(ctx: Context) -> AsyncIterator[Sandbox]:
-        session, throwaway = ctx.request_context.lifespan_context.acquire(ctx)
+        # what lifespan() yields; a bare Context types it as the SDK's default, a dict
+        sessions = cast(Sessions, ctx.request_context.lifespan_context)
+        session, throwaway = sessions.acquire(ctx)
         try:
             async with session.lock:
                 yield await anyio.to_thread.run_sync(session.get)

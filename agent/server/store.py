@@ -11,6 +11,7 @@ Every record has an `owner` (a hash of the API key that made it, "" without keys
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import json
 import os
@@ -295,7 +296,10 @@ class Store:
 
     # --- interactions (interactions_api.py) ----------------------------------------------------
 
-    def put_interaction(self, owner: str, interaction: dict[str, Any], history: list[Any]) -> None:
+    # `list` below is the method above, so the builtin is spelled builtins.list
+    def put_interaction(
+        self, owner: str, interaction: dict[str, Any], history: builtins.list[Any]
+    ) -> None:
         """Keep an interaction (its JSON) and the conversation after it (for continuations)."""
         with self.lock:
             self.db.execute(
@@ -304,7 +308,9 @@ class Store:
                  json.dumps(history)),
             )  # fmt: skip
 
-    def get_interaction(self, owner: str, interaction_id: str) -> tuple[dict[str, Any], list[Any]]:
+    def get_interaction(
+        self, owner: str, interaction_id: str
+    ) -> tuple[dict[str, Any], builtins.list[Any]]:
         with self.lock:
             row = self.db.execute(
                 "SELECT * FROM interactions WHERE id = ?", (interaction_id,)

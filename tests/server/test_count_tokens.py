@@ -122,6 +122,7 @@ def test_prompt_of_matches_what_the_agent_builds() -> None:
     assert [m.text() for m in history] == ["q"]
 
 
+@pytest.mark.slow  # loads the real 1.5B model
 def test_local_count_uses_the_model_tokenizer(client_for, start_server) -> None:
     pytest.importorskip("llama_cpp")
     from agent.models.local_tokens import render_first_prompt
