@@ -257,7 +257,8 @@ class Agent:
                     repeated = last_code is not None and code.strip() == last_code
                     failures = failures + 1 if result.outcome != "OUTCOME_OK" or repeated else 0
                     last_code = code.strip()
-                    for new_part in [result, *images]:
+                    new_parts: list[Part] = [result, *images]
+                    for new_part in new_parts:
                         message.parts.append(new_part)
                         parts.append(new_part)
                         yield PartDone(new_part)
