@@ -39,8 +39,8 @@ def sandboxes(monkeypatch):
     opened: list[Any] = []
     real_open = agent.loop._open_sandbox
 
-    def tracking_open(limits, inputs):
-        sb = real_open(limits, inputs)
+    def tracking_open(limits, inputs, given=None):
+        sb = real_open(limits, inputs, given)
         opened.append(sb)
         return sb
 
