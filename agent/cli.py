@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the code leaves a number of the question unused, sample N more solves and "
         "vote (4; 0: never)",
     )
+    solve.add_argument(
+        "--crosscheck",
+        action="store_true",
+        help="also answer without code; when the answers differ, sample --recheck more solves "
+        "with and without code and vote",
+    )
     sub.add_parser("serve", help="Gemini-compatible HTTP server (see `serve --help`)")
     sub.add_parser("mcp", help="MCP server on stdio with the run_python tool")
     return parser
@@ -153,6 +159,7 @@ def solve_command(args: argparse.Namespace) -> int:
             sandbox_limits=limits,
             samples=args.samples,
             recheck=args.recheck,
+            crosscheck=args.crosscheck,
         )
     except MissingKeyError as exc:
         return _fail(str(exc), EXIT_KEY)

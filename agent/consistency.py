@@ -7,15 +7,21 @@ batch where the backend can; the majority of the finished solves' answers wins.
 its code left a number of the question unused (`agent.verify`), N more solves are sampled and the
 vote decides, preferring solves whose code used every number. Most questions cost one solve; the
 suspicious ones, where a small model's code most often computed the wrong thing, get a vote.
+
+With Agent(crosscheck=True) the model also answers once without code (a second opinion that
+reasons in words); when the two answers differ, N more solves with code and N without are
+sampled, and all of them vote.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
+from agent.answer import find_final_answer
 from agent.events import Done, Event, PartDone, TextDelta
 from agent.files import InputFile
 from agent.models.base import ModelError, ModelTurn
@@ -23,14 +29,16 @@ from agent.parts import CodePart, Message, TextPart
 from agent.result import SolveResult
 from agent.usage import Usage
 from agent.verify import unused_numbers
-from agent.vote import Ballot, tally
+from agent.vote import Ballot, answer_key, tally
 
 if TYPE_CHECKING:
     from agent.loop import Agent
 
+FALLBACK_NOTE = "[the solve with code gave no answer ({why}); answered without code]"
+SAMPLED_MAX_STEPS = 3
 RECHECK_NOTE = (
-    "[recheck: the code left {numbers} of the question unused, so {n} more solutions were "
-    "sampled; answers {answers}; {votes} of {voters} agree]"
+    "[recheck: {why}, so {n} more solutions were sampled; answers {answers}; "
+    "{votes} of {voters} agree]"
 )
 
 
@@ -75,8 +83,11 @@ def solve_sampled(
 def solve_checked(
     agent: Agent, history: list[Message], inputs: list[InputFile], stream_text: bool
 ) -> Generator[Event, None, None]:
-    """The greedy solve; a vote among `agent.recheck` more samples when its code looks wrong."""
+    """The greedy solve; a vote among `agent.recheck` more samples when its code looks wrong:
+    it left a number of the question unused, or (with `agent.crosscheck`) the model's answer
+    without code differs from it."""
     start = time.monotonic()
+    deadline = start + agent.time_budget_s
     question = _question(history)
     greedy: SolveResult | None = None
     for event in agent._solve(list(history), inputs, stream_text):
@@ -86,30 +97,54 @@ def solve_checked(
             yield event
     assert greedy is not None
     missing = unused_numbers(question, ran_code(greedy)) if _answered(greedy) else []
-    budget = agent.time_budget_s - (time.monotonic() - start)
-    if not missing or budget <= 0:
-        yield Done(greedy)
+    plain = None
+    if agent.crosscheck and not inputs and time.monotonic() < deadline:
+        plain = _plain_solve(agent, history, deadline)
+    stated = plain is not None and _worded_ballot(plain).valid
+    if plain is not None and stated and not _answered(greedy):
+        yield from _fall_back(greedy, plain, stream_text)
+        return
+    disagree = (
+        plain is not None
+        and stated
+        and _answered(greedy)
+        and answer_key(plain.final_answer) != answer_key(greedy.final_answer)
+    )
+    heads = [greedy] if plain is None else [greedy, plain]
+    if not (missing or disagree) or time.monotonic() >= deadline:
+        samples = [r.final_answer for r in heads] if plain is not None else []
+        yield Done(greedy.model_copy(update={"samples": samples}) if samples else greedy)
         return
     from agent.loop import OutOfTime
 
+    sampler = _sampler(agent)
     try:
-        deadline = start + agent.time_budget_s
-        firsts = first_turns(agent, history, inputs, agent.recheck + 1, deadline=deadline)[1:]
+        firsts = first_turns(sampler, history, inputs, agent.recheck + 1, deadline=deadline)[1:]
     except (ModelError, OutOfTime):
         yield Done(greedy)  # the greedy answer stands
         return
-    results = [greedy, *_chains(agent, history, inputs, firsts, start)]
-    clean = [not unused_numbers(question, ran_code(r)) for r in results]
-    ballots = [_ballot(r) for r in results]
+    coded = _chains(sampler, history, inputs, firsts, start)
+    worded = _plain_samples(sampler, history, start) if plain is not None else []
+    results = [*heads, *coded, *worded]
+    coding = [True] + [False] * (len(heads) - 1) + [True] * len(coded) + [False] * len(worded)
+    pairs = list(zip(results, coding, strict=True))
+    # prefer the solves whose code used every number (answers in words are not checked)
+    clean = [not c or not unused_numbers(question, ran_code(r)) for r, c in pairs]
+    ballots = [_ballot(r) if c else _worded_ballot(r) for r, c in pairs]
     if any(c and b.valid for c, b in zip(clean, ballots, strict=True)):
         ballots = [Ballot(b.answer, b.valid and c) for c, b in zip(clean, ballots, strict=True)]
     count = tally(ballots)
     won = results[count.winner if count.winner is not None else 0]
     answers = [r.final_answer for r in results]
+    why = []
+    if missing:
+        why.append(f"the code left {', '.join(missing)} of the question unused")
+    if disagree and plain is not None:
+        why.append(f"the answer without code was {plain.final_answer}")
     note = TextPart(
         text=RECHECK_NOTE.format(
-            numbers=", ".join(missing),
-            n=len(firsts),
+            why=" and ".join(why),
+            n=len(coded) + len(worded),
             answers=answers,
             votes=count.votes,
             voters=count.voters,
@@ -129,9 +164,67 @@ def solve_checked(
                 "usage": Usage.of_samples([r.usage for r in results]),
                 "samples": answers,
                 "votes": count.votes,
+                "finish_reason": won.finish_reason,
             }
         )
     )
+
+
+def _sampler(agent: Agent) -> Agent:
+    """The agent that draws a recheck's samples: a sample that needs many steps to fix its own
+    errors is rarely the right one, so each gets at most SAMPLED_MAX_STEPS model calls."""
+    sampler = copy.copy(agent)
+    sampler.max_steps = min(agent.max_steps, SAMPLED_MAX_STEPS)
+    return sampler
+
+
+def _fall_back(
+    greedy: SolveResult, plain: SolveResult, stream_text: bool
+) -> Generator[Event, None, None]:
+    """The solve with code gave no answer; the one without code did: answer with it."""
+    note = TextPart(text=FALLBACK_NOTE.format(why=greedy.error or greedy.finish_reason))
+    for part in [note, *plain.parts]:
+        if stream_text and isinstance(part, TextPart):
+            yield TextDelta(part.text)
+        yield PartDone(part)
+    yield Done(
+        plain.model_copy(
+            update={
+                "parts": [*greedy.parts, note, *plain.parts],
+                "steps": greedy.steps + plain.steps,
+                "duration_s": greedy.duration_s + plain.duration_s,
+                "usage": Usage.of_samples([greedy.usage, plain.usage]),
+                "samples": [greedy.final_answer, plain.final_answer],
+            }
+        )
+    )
+
+
+def _without_code(agent: Agent) -> Agent:
+    """The same model and limits, answering in words (the cross-check's second opinion)."""
+    twin = copy.copy(agent)
+    twin.code_execution, twin.samples, twin.recheck, twin.crosscheck = False, 1, 0, False
+    return twin
+
+
+def _plain_solve(agent: Agent, history: list[Message], deadline: float) -> SolveResult:
+    """The greedy answer without code."""
+    budget = max(deadline - time.monotonic(), 1.0)
+    chain = _without_code(agent)._solve(list(history), [], False, budget_s=budget)
+    return next(e.result for e in chain if isinstance(e, Done))
+
+
+def _plain_samples(agent: Agent, history: list[Message], start: float) -> list[SolveResult]:
+    """`agent.recheck` sampled answers without code, decoded as one batch where possible."""
+    from agent.loop import OutOfTime
+
+    twin = _without_code(agent)
+    try:
+        deadline = start + agent.time_budget_s
+        firsts = first_turns(twin, history, [], agent.recheck + 1, deadline=deadline)[1:]
+    except (ModelError, OutOfTime):
+        return []
+    return _chains(twin, history, [], firsts, start)
 
 
 def first_turns(
@@ -206,6 +299,14 @@ def _answered(result: SolveResult) -> bool:
 
 def _ballot(result: SolveResult) -> Ballot:
     return Ballot(result.final_answer, result.finish_reason == "STOP" and not result.error)
+
+
+def _worded_ballot(result: SolveResult) -> Ballot:
+    """An answer without code votes only when stated as one ("Final answer: ..."): a sampled
+    reply that stops at "Let's compute this with Python" has no answer to count."""
+    texts = [p.text for p in result.parts if isinstance(p, TextPart)]
+    stated = bool(texts) and find_final_answer(texts[-1]) is not None
+    return Ballot(result.final_answer, _answered(result) and stated)
 
 
 def _question(history: list[Message]) -> str:

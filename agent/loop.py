@@ -74,7 +74,9 @@ class Agent:
     and answers with the majority of their results; the winner's parts are the result's parts.
     recheck: with samples=1, when the code that ran leaves a number of the question unused, this
     many more solves are sampled and the answer is the majority vote, preferring solves whose
-    code uses every number (0: never).
+    code uses every number (0: never). crosscheck: with recheck, the model also answers once
+    without code; when that answer differs, `recheck` more solves with code and as many without
+    are sampled and all of them vote.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class Agent:
         samples: int = 1,
         sample_temperature: float = SAMPLE_TEMPERATURE,
         recheck: int = RECHECK_SAMPLES,
+        crosscheck: bool = False,
         sandbox: Any = None,  # an open Sandbox to run code in, left open (a server environment)
     ) -> None:
         if max_steps < 1:
@@ -117,6 +120,7 @@ class Agent:
         self.samples = samples
         self.sample_temperature = sample_temperature
         self.recheck = recheck
+        self.crosscheck = crosscheck
         self.sandbox = sandbox
 
     def run(

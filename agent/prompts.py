@@ -48,13 +48,21 @@ THINK_FIRST = (
     "the numbers it gives (no arithmetic in your head). Then write ONE ```python block that "
     "computes the answer and prints it, then stop. "
 )
+REASON_FIRST = (
+    "First reason in words, step by step: what exactly the question asks for, what each number "
+    "in it means, and how they combine (per item or per day, more or less than, a percent of "
+    "what). Do no arithmetic in your head. Then write ONE ```python block that follows your "
+    "steps, with one variable per quantity, and prints the answer, then stop. "
+)
 CODE_EXECUTION_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", CODE_FIRST)
 THINK_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", THINK_FIRST)
+REASON_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", REASON_FIRST)
 
 
 def think_first() -> bool:
-    """The think-first strategy: a short plan in words before the code (experiment switch)."""
-    return os.environ.get("CODEXEC_THINK_FIRST", "") == "1"
+    """The think-first strategy: a plan in words before the code (experiment switch:
+    CODEXEC_THINK_FIRST=1 a short plan, 2 step-by-step reasoning)."""
+    return os.environ.get("CODEXEC_THINK_FIRST", "") in ("1", "2")
 
 
 FILES_NOTE = "Files in the current directory (read them with code): "
@@ -267,7 +275,10 @@ def worked_examples(code_execution: bool, history: list[Message]) -> list[Messag
 
 
 def system_prompt(code_execution: bool, files: list[str] | None = None, extra: str = "") -> str:
-    code_prompt = THINK_FIRST_PROMPT if think_first() else CODE_EXECUTION_PROMPT
+    mode = os.environ.get("CODEXEC_THINK_FIRST", "")
+    code_prompt = {"1": THINK_FIRST_PROMPT, "2": REASON_FIRST_PROMPT}.get(
+        mode, CODE_EXECUTION_PROMPT
+    )
     prompt = code_prompt if code_execution else NO_CODE_PROMPT
     if files:
         names = ", ".join(files)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agent.gemini_json import finish_fields
 from agent.parts import Part, part_to_gemini
 from agent.usage import Usage
 
@@ -38,7 +39,7 @@ class SolveResult(BaseModel):
             "candidates": [
                 {
                     "content": {"role": "model", "parts": [part_to_gemini(p) for p in self.parts]},
-                    "finishReason": self.finish_reason,
+                    **finish_fields(self.finish_reason, self.error),
                 }
             ],
             "usageMetadata": self.usage.to_gemini(),

@@ -31,6 +31,7 @@ def solve_task(
     max_steps: int = 10,
     samples: int = 1,
     recheck: int = 4,
+    crosscheck: bool = False,
 ) -> Raw:
     """Solve one question; what came out, or the error that stopped it."""
     start = time.monotonic()
@@ -47,6 +48,7 @@ def solve_task(
             max_steps=max_steps,
             samples=samples,
             recheck=recheck,
+            crosscheck=crosscheck,
         )
         return {
             "final_answer": r.final_answer,

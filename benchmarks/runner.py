@@ -81,6 +81,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="sample N more solves and vote when the code leaves a number unused (4; 0: never)",
     )
+    p.add_argument(
+        "--crosscheck",
+        action="store_true",
+        help="also answer without code; when the answers differ, sample --recheck more of each "
+        "and vote",
+    )
     p.add_argument("--ray", metavar="ADDRESS", help="run the tasks on a Ray cluster (or 'auto')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -152,6 +158,7 @@ def build_jobs(
             steps,
             args.samples,
             args.recheck,
+            args.crosscheck,
         )
         jobs.append((t, job))
     return jobs, broken

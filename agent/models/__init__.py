@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from agent.models.base import (
     BadModelSpecError,
@@ -21,12 +23,13 @@ __all__ = [
     "ModelError",
     "ModelTurn",
     "get_model",
+    "OPERATOR_CREDENTIALS",
+    "PROVIDERS",
+    "Provider",
+    "SPEC_PREFIXES",
     "VALID_SPECS",
 ]
 
-VALID_SPECS = (
-    "local, local:1.5b, local:0.5b, openai:MODEL, gemini:MODEL, anthropic:MODEL, scripted:PATH"
-)
 LOCAL_SIZES = ("1.5b", "0.5b")
 
 
@@ -38,49 +41,86 @@ def _env(*names: str) -> str | None:
     return None
 
 
+def _local(arg: str) -> Model:
+    size = (arg or "1.5b").lower()
+    if size not in LOCAL_SIZES:
+        raise BadModelSpecError(f"unknown local model size {arg!r}; use local:1.5b or local:0.5b")
+    from agent.models.local import LocalModel
+
+    return LocalModel(size)
+
+
+def _scripted(path: str) -> Model:
+    from agent.models.scripted import ScriptedModel
+
+    return ScriptedModel(path)
+
+
+def _openai(name: str) -> Model:
+    base_url = _env("OPENAI_BASE_URL")
+    api_key = _env("OPENAI_API_KEY")
+    if api_key is None:
+        if base_url is None:
+            raise MissingKeyError(
+                "openai: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server such as "
+                "vLLM, Ollama or llama.cpp, which needs no key)"
+            )
+        api_key = "not-needed"
+    from agent.models.openai_backend import OpenAIModel
+
+    return OpenAIModel(name, base_url=base_url, api_key=api_key)
+
+
+def _gemini(name: str) -> Model:
+    api_key = _env("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    if api_key is None:
+        raise MissingKeyError("gemini: set GEMINI_API_KEY (or GOOGLE_API_KEY)")
+    from agent.models.gemini_backend import GeminiModel
+
+    return GeminiModel(name, api_key=api_key)
+
+
+def _anthropic(name: str) -> Model:
+    api_key = _env("ANTHROPIC_API_KEY")
+    if api_key is None:
+        raise MissingKeyError("anthropic: set ANTHROPIC_API_KEY")
+    from agent.models.anthropic_backend import AnthropicModel
+
+    return AnthropicModel(name, api_key=api_key)
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One backend: how its specs are written and how one is made (imported only then)."""
+
+    kind: str  # the spec's prefix: "openai" in "openai:gpt-4o"
+    forms: tuple[str, ...]  # the spec forms shown to users
+    make: Callable[[str], Model]  # the text after "kind:" -> a new backend
+    needs_arg: bool = True  # "local" alone is a spec; "openai" alone is not
+    credentials: tuple[str, ...] = ()  # environment variables that give it paid or private use
+
+
+PROVIDERS = (
+    Provider("local", ("local", "local:1.5b", "local:0.5b"), _local, needs_arg=False),
+    Provider(
+        "openai", ("openai:MODEL",), _openai, credentials=("OPENAI_API_KEY", "OPENAI_BASE_URL")
+    ),
+    Provider(
+        "gemini", ("gemini:MODEL",), _gemini, credentials=("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    ),
+    Provider("anthropic", ("anthropic:MODEL",), _anthropic, credentials=("ANTHROPIC_API_KEY",)),
+    Provider("scripted", ("scripted:PATH",), _scripted),
+)
+VALID_SPECS = ", ".join(form for p in PROVIDERS for form in p.forms)
+SPEC_PREFIXES = tuple(f"{p.kind}:" for p in PROVIDERS)
+OPERATOR_CREDENTIALS = tuple(name for p in PROVIDERS for name in p.credentials)
+
+
 def get_model(spec: str) -> Model:
     """A new Model for `spec`; BadModelSpecError / MissingKeyError (both ModelError) if unusable."""
     spec = (spec or "").strip()
     kind, _, arg = spec.partition(":")
-    kind = kind.lower()
-    if kind == "local":
-        size = (arg or "1.5b").lower()
-        if size not in LOCAL_SIZES:
-            raise BadModelSpecError(
-                f"unknown local model size {arg!r}; use local:1.5b or local:0.5b"
-            )
-        from agent.models.local import LocalModel
-
-        return LocalModel(size)
-    if kind == "scripted" and arg:
-        from agent.models.scripted import ScriptedModel
-
-        return ScriptedModel(arg)
-    if kind == "openai" and arg:
-        base_url = _env("OPENAI_BASE_URL")
-        api_key = _env("OPENAI_API_KEY")
-        if api_key is None:
-            if base_url is None:
-                raise MissingKeyError(
-                    "openai: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server such as "
-                    "vLLM, Ollama or llama.cpp, which needs no key)"
-                )
-            api_key = "not-needed"
-        from agent.models.openai_backend import OpenAIModel
-
-        return OpenAIModel(arg, base_url=base_url, api_key=api_key)
-    if kind == "gemini" and arg:
-        api_key = _env("GEMINI_API_KEY", "GOOGLE_API_KEY")
-        if api_key is None:
-            raise MissingKeyError("gemini: set GEMINI_API_KEY (or GOOGLE_API_KEY)")
-        from agent.models.gemini_backend import GeminiModel
-
-        return GeminiModel(arg, api_key=api_key)
-    if kind == "anthropic" and arg:
-        api_key = _env("ANTHROPIC_API_KEY")
-        if api_key is None:
-            raise MissingKeyError("anthropic: set ANTHROPIC_API_KEY")
-        from agent.models.anthropic_backend import AnthropicModel
-
-        return AnthropicModel(arg, api_key=api_key)
+    for provider in PROVIDERS:
+        if provider.kind == kind.lower() and (arg or not provider.needs_arg):
+            return provider.make(arg)
     raise BadModelSpecError(f"unknown model {spec!r}; valid forms: {VALID_SPECS}")

@@ -20,15 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SPEC_PREFIXES = ("local:", "openai:", "gemini:", "anthropic:", "scripted:")
-# Environment variables that give the server paid or private model backends.
-OPERATOR_CREDENTIALS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "ANTHROPIC_API_KEY",
-)
+from agent.models import OPERATOR_CREDENTIALS, SPEC_PREFIXES
 
 
 def operator_credentials() -> list[str]:

@@ -31,8 +31,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.events import Done, PartDone, TextDelta
+from agent.gemini_json import finish_fields
 from agent.loop import Agent
-from agent.models import get_model
+from agent.models import VALID_SPECS, get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
 from agent.server import (
@@ -47,7 +48,7 @@ from agent.server.config import ServerConfig, operator_credentials, parse_args
 from agent.server.connections import protocol_class
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.pool import END, STARTED, Run, RunCancelled, RunPool
-from agent.server.responses import chunk_json, finish_fields, response_json, sse
+from agent.server.responses import chunk_json, response_json, sse
 from agent.server.safejson import SafeJSONResponse
 from agent.server.webpage import add_webpage
 from agent.server.wire import ParsedRequest, parse_request
@@ -332,7 +333,7 @@ def _unknown_model(name: str, config: ServerConfig) -> ApiError:
         )
     return not_found(
         f"models/{name} is not found. Use an alias (GET /v1beta/models lists them) or a model "
-        "SPEC: local, local:0.5b, openai:MODEL, gemini:MODEL, anthropic:MODEL, scripted:PATH."
+        f"SPEC: {VALID_SPECS}."
     )
 
 

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.gemini_json import finish_fields
 from agent.parts import part_to_gemini
 from agent.server.safejson import dumps
 from agent.usage import Usage
-
-# Our finish reasons that Gemini's FinishReason enum lacks are sent as OTHER plus a finishMessage.
-_GEMINI_FINISH = {"STOP", "MAX_TOKENS"}
-_FINISH_MESSAGES = {
-    "MAX_STEPS": "Stopped: the maximum number of model steps was reached.",
-    "TIME_BUDGET": "Stopped: the request's time budget ran out.",
-    "ERROR": "Stopped by an error.",
-}
-
-
-def finish_fields(finish_reason: str, error: str | None = None) -> dict[str, str]:
-    if finish_reason in _GEMINI_FINISH and not error:
-        return {"finishReason": finish_reason}
-    message = _FINISH_MESSAGES.get(finish_reason, f"Stopped: {finish_reason}.")
-    if error:
-        message = f"{message} {error}"
-    reason = finish_reason if finish_reason in _GEMINI_FINISH else "OTHER"
-    return {"finishReason": reason, "finishMessage": message}
 
 
 def _candidate(parts: list[dict[str, Any]] | None, finish: dict[str, str] | None) -> dict:

@@ -142,7 +142,9 @@ def test_model_error_exits_1_with_json_kept(script, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     data = json.loads(captured.out)
-    assert data["candidates"][0]["finishReason"] == "ERROR"
+    candidate = data["candidates"][0]  # Gemini's enum has no ERROR: OTHER, and why
+    assert candidate["finishReason"] == "OTHER"
+    assert candidate["finishMessage"].startswith("Stopped by an error. ")
     assert "HTTP 500" in data["error"]
     assert "HTTP 500" in captured.err
 

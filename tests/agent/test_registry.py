@@ -2,17 +2,26 @@ from __future__ import annotations
 
 import pytest
 
-from agent.models import get_model
+from agent.models import OPERATOR_CREDENTIALS, PROVIDERS, SPEC_PREFIXES, VALID_SPECS, get_model
 from agent.models.base import BadModelSpecError, MissingKeyError, ModelError
 from agent.models.scripted import ScriptedModel
+from agent.server.config import is_spec
 
-KEYS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "ANTHROPIC_API_KEY",
-)
+KEYS = OPERATOR_CREDENTIALS
+
+
+def test_every_spec_list_derives_from_the_one_table():
+    for provider in PROVIDERS:
+        assert f"{provider.kind}:" in SPEC_PREFIXES and is_spec(f"{provider.kind}:x")
+        assert all(form in VALID_SPECS for form in provider.forms)
+    expected = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY"}
+    assert expected | {"ANTHROPIC_API_KEY"} == set(OPERATOR_CREDENTIALS)
+
+
+def test_the_kind_is_case_insensitive(script):
+    assert isinstance(
+        get_model("SCRIPTED:" + script("no_code.json")[len("scripted:") :]), ScriptedModel
+    )
 
 
 @pytest.fixture(autouse=True)

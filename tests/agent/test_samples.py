@@ -161,3 +161,68 @@ def test_when_no_sample_uses_every_number_all_of_them_vote(sandboxes):
     r = Agent(model, recheck=2).run(MOVIE)
     assert r.samples == ["4500", "4500", "1"] and r.final_answer == "4500" and r.votes == 2
     assert [p.kind for p in r.parts] == ["code", "result", "text", "text"]  # greedy won
+
+
+def code_or_words(code_for_seed, words_for_seed):
+    """With code execution: `program_then_answer`; without: a worded answer chosen by seed."""
+    coded = program_then_answer(code_for_seed)
+
+    class Model(FunctionModel):
+        def generate(self, system, history, *, code_execution, options, on_text=None):
+            self.calls.append(options)
+            if code_execution:
+                return coded(history, options)
+            seed = options.seed if options.temperature > 0 else None
+            return ModelTurn(text=f"Reasoning.\nFinal answer: {words_for_seed(seed)}")
+
+    return Model(None)
+
+
+def test_crosscheck_agreeing_answers_cost_one_more_call(sandboxes):
+    model = code_or_words(lambda seed: GOOD, lambda seed: "$2,500")
+    r = Agent(model, crosscheck=True).run(MOVIE)
+    assert r.final_answer == "2500" and r.samples == ["2500", "$2,500"]
+    assert len(model.calls) == 3 and r.steps == 2  # code, its answer; the worded answer
+
+
+def test_crosscheck_disagreement_samples_both_ways_and_votes(sandboxes):
+    wrong = "print(500 * 15 - 6 - 2000)"  # uses every number, so only the cross-check catches it
+    codes = {None: wrong, 1: GOOD, 2: wrong, 3: GOOD, 4: "print(2500)"}
+    words = {None: "2500", 1: "2500", 2: "4500", 3: "2500", 4: "2500"}
+    words_out = ["2500", "4500", "2500", "2500"]
+    model = code_or_words(codes.__getitem__, words.__getitem__)
+    r = Agent(model, crosscheck=True).run(MOVIE)
+    # greedy with code, greedy without, four samples with code, four without
+    assert r.samples == ["5494", "2500", "2500", "5494", "2500", "2500"] + words_out
+    # print(2500) uses no number of the question, so the clean solves vote without it
+    assert r.final_answer == "2500" and r.votes == 6
+    note = next(p.text for p in r.parts if p.kind == "text" and p.text.startswith("[recheck"))
+    assert "the answer without code was 2500" in note
+
+
+def test_crosscheck_is_off_by_default_and_falls_back_when_code_gave_no_answer(sandboxes):
+    model = code_or_words(lambda seed: GOOD, lambda seed: "1")
+    assert Agent(model).run(MOVIE).final_answer == "2500" and len(model.calls) == 2
+    broken = code_or_words(lambda seed: "1/0", lambda seed: "7")
+    r = Agent(broken, crosscheck=True, max_steps=1).run(MOVIE)
+    # the solve with code gave no answer: the one without code answers, with a note saying so
+    assert r.finish_reason == "STOP" and r.final_answer == "7" and r.samples == ["", "7"]
+    assert [p.kind for p in r.parts] == ["code", "result", "text", "text"] and r.steps == 2
+    assert "gave no answer (MAX_STEPS)" in r.parts[2].text
+
+
+def test_crosscheck_counts_only_stated_answers_without_code(sandboxes):
+    wrong = "print(500 * 15 - 6 - 2000)"
+    codes = {None: wrong, 1: wrong, 2: GOOD, 3: GOOD, 4: GOOD}
+    model = code_or_words(codes.__getitem__, lambda seed: "2500")
+
+    def words(system, history, *, code_execution, options, on_text=None):
+        if code_execution or options.temperature == 0:
+            return type(model).generate(
+                model, system, history, code_execution=code_execution, options=options
+            )
+        return ModelTurn(text="Let's compute it with Python.")  # no stated answer: no vote
+
+    model.generate = words
+    r = Agent(model, crosscheck=True).run(MOVIE)
+    assert r.final_answer == "2500" and r.votes == 4  # three code solves and the greedy words
