@@ -32,6 +32,13 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_KEY = 0, 1, 2, 3
 _FINAL_MARKER = re.compile(r"final\s+answer", re.IGNORECASE)
 
 
+def program_name(command: str = "") -> str:
+    """How the user started us, for usage lines: `codexec` (the console script) or
+    `python -m agent`, followed by the subcommand if any."""
+    base = "codexec" if Path(sys.argv[0]).name == "codexec" else "python -m agent"
+    return f"{base} {command}".strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "serve":
@@ -52,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m agent",
+        prog=program_name(),
         description="Let a model answer by writing Python that runs in a local sandbox.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{solve,serve,mcp}")

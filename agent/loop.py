@@ -34,7 +34,7 @@ from agent.models.base import GenerateOptions, Model, ModelError, ModelTurn
 from agent.observe import format_output
 from agent.parts import CodePart, ImagePart, Message, Part, ResultPart, TextPart
 from agent.prompts import system_prompt
-from agent.result import OutputFile, SolveResult
+from agent.result import FinishReason, OutputFile, SolveResult
 from agent.usage import CallUsage, Usage
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
@@ -187,7 +187,8 @@ class Agent:
         empty_turns = 0
         cut_offs = 0
         code_on = self.code_execution
-        finish, error = "STOP", None
+        finish: FinishReason = "STOP"
+        error: str | None = None
         output_files: list[OutputFile] = []
         sandbox = None
         try:

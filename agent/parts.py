@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+Outcome = Literal["OUTCOME_OK", "OUTCOME_FAILED", "OUTCOME_DEADLINE_EXCEEDED"]  # Gemini's
+
 
 class TextPart(BaseModel):
     kind: Literal["text"] = "text"
@@ -24,7 +26,7 @@ class ResultPart(BaseModel):
     """What running a `CodePart` gave (Gemini's `codeExecutionResult`)."""
 
     kind: Literal["result"] = "result"
-    outcome: str  # OUTCOME_OK | OUTCOME_FAILED | OUTCOME_DEADLINE_EXCEEDED
+    outcome: Outcome
     output: str
     verdict: str = "ok"  # the sandbox's finer reason; not sent on the Gemini wire
 

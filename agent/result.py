@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -10,7 +10,8 @@ from agent.gemini_json import finish_fields
 from agent.parts import Part, part_to_gemini
 from agent.usage import Usage
 
-FINISH_REASONS = ("STOP", "MAX_TOKENS", "MAX_STEPS", "TIME_BUDGET", "ERROR")
+FinishReason = Literal["STOP", "MAX_TOKENS", "MAX_STEPS", "TIME_BUDGET", "ERROR"]
+FINISH_REASONS: tuple[FinishReason, ...] = get_args(FinishReason)
 
 
 class OutputFile(BaseModel):
@@ -28,7 +29,7 @@ class SolveResult(BaseModel):
     steps: int = 0  # model calls
     duration_s: float = 0.0
     usage: Usage = Field(default_factory=Usage)
-    finish_reason: str = "STOP"
+    finish_reason: FinishReason = "STOP"
     output_files: list[OutputFile] = Field(default_factory=list)
     error: str | None = None
     samples: list[str] = Field(default_factory=list)  # each sampled solve's answer (samples > 1)

@@ -24,7 +24,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m sandbox", description="Run Python in the codexec sandbox.")
+    parser = _Parser(
+        prog="codexec-sandbox"
+        if Path(sys.argv[0]).name == "codexec-sandbox"
+        else "python -m sandbox",
+        description="Run Python in the codexec sandbox.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one piece of Python in a fresh sandbox")
     src = run.add_mutually_exclusive_group(required=True)

@@ -103,8 +103,10 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from agent.cli import program_name
+
     p = argparse.ArgumentParser(
-        prog="python -m agent serve",
+        prog=program_name("serve"),
         description="Serve Gemini's REST API (generateContent, streamGenerateContent) "
         "with code execution on any model.",
         epilog=__doc__.split("\n", 1)[1] if __doc__ else None,

@@ -272,8 +272,10 @@ def _silence_stdout() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from agent.cli import program_name
+
     parser = argparse.ArgumentParser(
-        prog="python -m agent mcp", description="MCP server with a run_python tool."
+        prog=program_name("mcp"), description="MCP server with a run_python tool."
     )
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1", help="for streamable-http")

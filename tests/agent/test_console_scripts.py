@@ -27,7 +27,7 @@ def test_console_script_help(script: str, words: list[str]) -> None:
         [str(path), "--help"], capture_output=True, text=True, timeout=120, check=False
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("usage:"), proc.stdout
+    assert proc.stdout.startswith(f"usage: {script} "), proc.stdout  # named as it was run
     for word in words:
         assert word in proc.stdout, (word, proc.stdout)
     assert "Traceback" not in proc.stderr
@@ -43,4 +43,4 @@ def test_codexec_dispatches_subcommands() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "--port" in proc.stdout, proc.stdout
+    assert "--port" in proc.stdout and proc.stdout.startswith("usage: codexec serve "), proc.stdout
