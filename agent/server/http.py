@@ -6,6 +6,7 @@
     POST /upload/v1beta/files, GET/DELETE /v1beta/files[/{id}] (files_api.py)
     POST /v1beta/interactions, GET/DELETE /v1beta/interactions/{id} (interactions_api.py)
     POST/GET /v1beta/environments, GET/DELETE /v1beta/environments/{id} (environments_api.py)
+    GET /v1beta/environments/{id}/files/{path} (env_files_api.py)
     WS   /ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent (live_api.py)
     GET  /v1beta/models, GET /v1beta/models/{model}          (also under /v1)
 
@@ -38,6 +39,7 @@ from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import TextPart, part_to_gemini
 from agent.server import (
     count_tokens,
+    env_files_api,
     environments_api,
     files_api,
     interactions_api,
@@ -77,6 +79,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     files_api.register(app, config)
     interactions_api.register(app, config)
     environments_api.register(app, config)
+    env_files_api.register(app, config)
     live_api.register(app, config)
 
     @app.get("/{version}/models")

@@ -178,3 +178,48 @@ def test_interactions_in_one_environment_take_turns(start_server, script, tmp_pa
         ]
     assert outputs[0][0].strip() == "5"
     assert outputs[1][0].strip() == "6"  # it waited for the first and saw its variable
+
+
+def test_environment_files_are_listed_and_read_with_the_client(
+    client_for, start_server, script, tmp_path
+) -> None:
+    server = start_server(data_dir=tmp_path / "data", aliases={"a": script(SET)})
+    client = client_for(server.url)
+    source = {"type": "inline", "content": "a,b\n1,2\n", "target": "data/in.csv"}
+    env = client.environments.create(sources=[source])
+    client.interactions.create(model="a", input="Set x", tools=CODE, environment=env.id)
+    top = client.environments.files.list(env.id, "")
+    assert [(f.path, f.type) for f in top.files] == [("data", "directory"), ("keep.txt", "file")]
+    keep = top.files[1]
+    assert keep.size_bytes == 4 and keep.mime_type == "text/plain" and keep.modified
+    everything = client.environments.files.list(env.id, "", recursive=True)
+    assert [f.path for f in everything.files] == ["data/in.csv", "keep.txt"]
+    one = client.environments.files.list(env.id, "data/in.csv")
+    assert [(f.name, f.size_bytes) for f in one.files] == [("in.csv", 8)]
+    paged = client.environments.files.list(env.id, "", recursive=True, page_size=1)
+    assert len(paged.files) == 1 and paged.next_page_token
+    rest = client.environments.files.list(
+        env.id, "", recursive=True, page_size=1, page_token=paged.next_page_token
+    )
+    assert [f.path for f in rest.files] == ["keep.txt"] and not rest.next_page_token
+    base = f"{server.url}/v1beta/environments/{env.id}/files"
+    media = httpx.get(f"{base}/data/in.csv", params={"alt": "media"})
+    assert media.status_code == 200 and media.content == b"a,b\n1,2\n"
+    assert httpx.get(f"{base}/nothing.txt").status_code == 404
+    assert httpx.get(f"{base}/data/%2E%2E/%2E%2E/etc/passwd").status_code in (400, 404)
+    assert httpx.get(f"{base}/data", params={"alt": "media"}).status_code == 400
+    other = f"{server.url}/v1beta/environments/env-0000000000000000/files/keep.txt"
+    assert httpx.get(other).status_code == 404
+
+
+def test_environment_file_paths_stay_inside_the_workspace(tmp_path) -> None:
+    from agent.server.env_files_api import _inside
+    from agent.server.errors import ApiError
+
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "secret").write_text("no")
+    (tmp_path / "ws" / "link").symlink_to(tmp_path / "secret")
+    for bad in ("../secret", "a/../../secret", "link", "x\x00"):
+        with pytest.raises(ApiError):
+            _inside(tmp_path / "ws", bad)
+    assert _inside(tmp_path / "ws", "/") == tmp_path / "ws"
