@@ -67,7 +67,8 @@ def think_first() -> bool:
 
 FILES_NOTE = "Files in the current directory (read them with code): "
 
-NO_CODE_PROMPT = f"""You are a careful problem solver. Think step by step, then end with one line:
+NO_CODE_PROMPT = f"""You are a careful problem solver. You cannot run code, so do not write any: \
+work it out in words, step by step, doing each calculation yourself. Then end with one line:
 {ANSWER_LINE}
 """
 
