@@ -25,7 +25,7 @@ from agent.answer import find_final_answer
 from agent.events import Done, Event, PartDone, TextDelta
 from agent.files import InputFile
 from agent.models.base import ModelError, ModelTurn
-from agent.parts import CodePart, Message, TextPart
+from agent.parts import CodePart, Message, Part, TextPart
 from agent.result import SolveResult
 from agent.usage import Usage
 from agent.verify import unused_numbers
@@ -63,10 +63,7 @@ def solve_sampled(
     results = _chains(agent, history, inputs, firsts, start)
     count = tally([_ballot(r) for r in results])
     won = results[count.winner if count.winner is not None else 0]
-    for part in won.parts:
-        if stream_text and isinstance(part, TextPart):
-            yield TextDelta(part.text)
-        yield PartDone(part)
+    yield from _emit(won.parts, stream_text)
     yield Done(
         won.model_copy(
             update={
@@ -151,10 +148,7 @@ def solve_checked(
         )
     )
     extra = [note] + (list(won.parts) if won is not greedy else [])
-    for part in extra:
-        if stream_text and isinstance(part, TextPart):
-            yield TextDelta(part.text)
-        yield PartDone(part)
+    yield from _emit(extra, stream_text)
     yield Done(
         won.model_copy(
             update={
@@ -183,10 +177,7 @@ def _fall_back(
 ) -> Generator[Event, None, None]:
     """The solve with code gave no answer; the one without code did: answer with it."""
     note = TextPart(text=FALLBACK_NOTE.format(why=greedy.error or greedy.finish_reason))
-    for part in [note, *plain.parts]:
-        if stream_text and isinstance(part, TextPart):
-            yield TextDelta(part.text)
-        yield PartDone(part)
+    yield from _emit([note, *plain.parts], stream_text)
     yield Done(
         plain.model_copy(
             update={
@@ -198,6 +189,14 @@ def _fall_back(
             }
         )
     )
+
+
+def _emit(parts: list[Part], stream_text: bool) -> Generator[Event, None, None]:
+    """The events of parts that were made without streaming (a sample that won, a note)."""
+    for part in parts:
+        if stream_text and isinstance(part, TextPart):
+            yield TextDelta(part.text)
+        yield PartDone(part)
 
 
 def _without_code(agent: Agent) -> Agent:

@@ -11,7 +11,6 @@ entry; a path outside the workspace is a 400, a missing one a 404.
 
 from __future__ import annotations
 
-import base64
 import mimetypes
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from fastapi.responses import Response
 from agent.server import files_api
 from agent.server.config import ServerConfig
 from agent.server.errors import ApiError, invalid
+from agent.server.paging import page_of
 from agent.server.store import rfc3339
 
 MAX_PAGE_SIZE = 1000
@@ -49,11 +49,10 @@ def register(app: FastAPI, config: ServerConfig) -> None:
         recursive = query.get("recursive", "").lower() in ("1", "true")
         found = sorted(target.rglob("*") if recursive else target.iterdir())
         entries = [p for p in found if not p.is_symlink() and not (recursive and p.is_dir())]
-        size, start = _page(query)
-        page = entries[start : start + size]
+        page, token = page_of(entries, query, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         out: dict[str, Any] = {"files": [_entry(root, p) for p in page]}
-        if start + len(page) < len(entries):
-            out["next_page_token"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+        if token:
+            out["next_page_token"] = token
         return out
 
 
@@ -67,18 +66,6 @@ def _inside(root: Path, path: str) -> Path:
     if target.is_symlink() or not target.exists():
         raise ApiError(404, f"No file or directory {relative or '/'!r} in this environment.")
     return target
-
-
-def _page(query: Any) -> tuple[int, int]:
-    size_text = query.get("page_size") or query.get("pageSize") or str(DEFAULT_PAGE_SIZE)
-    if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
-        raise invalid(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}.")
-    token = query.get("page_token") or query.get("pageToken") or ""
-    try:
-        start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
-    except (ValueError, UnicodeDecodeError):
-        raise invalid(f"Invalid page token {token!r}.") from None
-    return int(size_text), start
 
 
 def _entry(root: Path, path: Path) -> dict[str, Any]:

@@ -18,7 +18,6 @@ before an environment is deleted.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +29,7 @@ from agent.server.config import ServerConfig
 from agent.server.env_store import EnvStore, env_id_of, source_files
 from agent.server.environments import EnvManager
 from agent.server.errors import ApiError, invalid, not_found
+from agent.server.paging import page_of
 from agent.server.wire import ParsedRequest
 
 MAX_PAGE_SIZE = 1000
@@ -64,25 +64,16 @@ def register(app: FastAPI, config: ServerConfig) -> None:
     @app.get("/{version}/environments")
     async def list_environments(version: str, request: Request) -> dict[str, Any]:
         _guard(request, version, config)
-        query = request.query_params
-        size_text = query.get("page_size") or query.get("pageSize") or str(DEFAULT_PAGE_SIZE)
-        if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
-            raise invalid(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}.")
-        token = query.get("page_token") or query.get("pageToken") or ""
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
-        except (ValueError, UnicodeDecodeError):
-            raise invalid(f"Invalid page token {token!r}.") from None
         manager = manager_of(request)
         records = manager.store.list(files_api.owner_of(request, config))
-        page = records[start : start + int(size_text)]
+        page, token = page_of(
+            records, request.query_params, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE
+        )
         out: dict[str, Any] = {
             "environments": [manager.store.to_json(r, manager.state(r)) for r in page]
         }
-        if start + len(page) < len(records):
-            out["next_page_token"] = base64.urlsafe_b64encode(
-                str(start + len(page)).encode()
-            ).decode()
+        if token:
+            out["next_page_token"] = token
         return out
 
     @app.get("/{version}/environments/{env_id}")

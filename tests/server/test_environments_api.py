@@ -112,10 +112,11 @@ def test_idle_suspension_keeps_files_and_says_variables_are_lost(
 
 
 def test_expired_environments_are_deleted(start_server, tmp_path) -> None:
-    server = start_server(data_dir=tmp_path / "data", environment_ttl_s=0.5)
+    # 3 s: on a loaded machine 0.5 s passed between the create and the first get
+    server = start_server(data_dir=tmp_path / "data", environment_ttl_s=3.0)
     env = httpx.post(f"{server.url}/v1/environments", json={}).json()
     assert httpx.get(f"{server.url}/v1/environments/{env['id']}").status_code == 200
-    time.sleep(1.0)
+    time.sleep(3.5)
     assert httpx.get(f"{server.url}/v1/environments/{env['id']}").status_code == 404
     assert httpx.get(f"{server.url}/v1/environments").json()["environments"] == []
     assert not (tmp_path / "data" / "environments" / env["id"]).exists()
