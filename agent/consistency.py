@@ -16,6 +16,7 @@ sampled, and all of them vote.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from collections.abc import Generator
@@ -34,8 +35,13 @@ from agent.vote import Ballot, answer_key, tally
 if TYPE_CHECKING:
     from agent.loop import Agent
 
+log = logging.getLogger("codexec.agent")
+
 FALLBACK_NOTE = "[the solve with code gave no answer ({why}); answered without code]"
 SAMPLED_MAX_STEPS = 3
+# A sample's first answer past this many tokens is cut off: in one batch, a sample that rambles
+# on would keep every step of the batch going (at 1024 tokens, minutes on 2 cores).
+SAMPLED_MAX_TOKENS = 512
 RECHECK_NOTE = (
     "[recheck: {why}, so {n} more solutions were sampled; answers {answers}; "
     "{votes} of {voters} agree]"
@@ -109,16 +115,19 @@ def solve_checked(
     )
     heads = [greedy] if plain is None else [greedy, plain]
     if not (missing or disagree) or time.monotonic() >= deadline:
-        samples = [r.final_answer for r in heads] if plain is not None else []
-        yield Done(greedy.model_copy(update={"samples": samples}) if samples else greedy)
+        samples = answers_of(heads) if plain is not None else []
+        spent = time.monotonic() - start
+        yield Done(greedy.model_copy(update={"samples": samples, "duration_s": spent}))
         return
     from agent.loop import OutOfTime
 
     sampler = _sampler(agent)
     try:
         firsts = first_turns(sampler, history, inputs, agent.recheck + 1, deadline=deadline)[1:]
-    except (ModelError, OutOfTime):
-        yield Done(greedy)  # the greedy answer stands
+    except (ModelError, OutOfTime) as exc:  # the greedy answer stands
+        log.warning("recheck: no samples (%s)", type(exc).__name__)
+        spent = time.monotonic() - start
+        yield Done(greedy.model_copy(update={"samples": answers_of(heads), "duration_s": spent}))
         return
     coded = _chains(sampler, history, inputs, firsts, start)
     worded = _plain_samples(sampler, history, start) if plain is not None else []
@@ -132,7 +141,7 @@ def solve_checked(
         ballots = [Ballot(b.answer, b.valid and c) for c, b in zip(clean, ballots, strict=True)]
     count = tally(ballots)
     won = results[count.winner if count.winner is not None else 0]
-    answers = [r.final_answer for r in results]
+    answers = answers_of(results)
     why = []
     if missing:
         why.append(f"the code left {', '.join(missing)} of the question unused")
@@ -169,6 +178,8 @@ def _sampler(agent: Agent) -> Agent:
     errors is rarely the right one, so each gets at most SAMPLED_MAX_STEPS model calls."""
     sampler = copy.copy(agent)
     sampler.max_steps = min(agent.max_steps, SAMPLED_MAX_STEPS)
+    limit = min(agent.options.max_output_tokens, SAMPLED_MAX_TOKENS)
+    sampler.options = agent.options.model_copy(update={"max_output_tokens": limit})
     return sampler
 
 
@@ -278,12 +289,18 @@ def _chains(
     """One solve continued from each first turn, within what is left of the time budget."""
     results: list[SolveResult] = []
     for turn in firsts:
+        if turn.finish_reason == "MAX_TOKENS" and not turn.code:
+            continue  # cut off: it would need more calls to give an answer at all
         budget = agent.time_budget_s - (time.monotonic() - start)
         if budget <= 0 and results:
             break
         chain = agent._solve(list(history), inputs, False, first=turn, budget_s=max(budget, 1.0))
         results.extend(e.result for e in chain if isinstance(e, Done))
     return results
+
+
+def answers_of(results: list[SolveResult]) -> list[str]:
+    return [r.final_answer for r in results]
 
 
 def ran_code(result: SolveResult) -> list[str]:

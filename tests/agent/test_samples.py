@@ -226,3 +226,16 @@ def test_crosscheck_counts_only_stated_answers_without_code(sandboxes):
     model.generate = words
     r = Agent(model, crosscheck=True).run(MOVIE)
     assert r.final_answer == "2500" and r.votes == 4  # three code solves and the greedy words
+
+
+def test_recheck_samples_are_capped_and_cut_off_ones_skipped(sandboxes):
+    def fn(history, options):
+        if options.temperature > 0 and options.seed == 1:  # rambles on to the cap
+            return ModelTurn(text="Let me think " * 50, finish_reason="MAX_TOKENS")
+        return program_then_answer(lambda seed: FORGOT if seed is None else GOOD)(history, options)
+
+    model = FunctionModel(fn)
+    r = Agent(model).run(MOVIE)
+    assert r.samples == ["4500", "2500", "2500", "2500"] and r.final_answer == "2500"
+    sampled = [o for o in model.calls if o.temperature > 0]
+    assert sampled and all(o.max_output_tokens == 512 for o in sampled)
