@@ -105,7 +105,7 @@ def solve_checked(
         plain = _plain_solve(agent, history, deadline)
     stated = plain is not None and _worded_ballot(plain).valid
     if plain is not None and stated and not _answered(greedy):
-        yield from _fall_back(greedy, plain, stream_text)
+        yield from _fall_back(greedy, plain, stream_text, start)
         return
     disagree = (
         plain is not None
@@ -184,7 +184,7 @@ def _sampler(agent: Agent) -> Agent:
 
 
 def _fall_back(
-    greedy: SolveResult, plain: SolveResult, stream_text: bool
+    greedy: SolveResult, plain: SolveResult, stream_text: bool, start: float
 ) -> Generator[Event, None, None]:
     """The solve with code gave no answer; the one without code did: answer with it."""
     note = TextPart(text=FALLBACK_NOTE.format(why=greedy.error or greedy.finish_reason))
@@ -194,7 +194,7 @@ def _fall_back(
             update={
                 "parts": [*greedy.parts, note, *plain.parts],
                 "steps": greedy.steps + plain.steps,
-                "duration_s": greedy.duration_s + plain.duration_s,
+                "duration_s": time.monotonic() - start,
                 "usage": Usage.of_samples([greedy.usage, plain.usage]),
                 "samples": [greedy.final_answer, plain.final_answer],
             }

@@ -59,10 +59,18 @@ THINK_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", THINK_FIRST)
 REASON_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", REASON_FIRST)
 
 
+# The think-first strategies, a plan in words before the code (experiment switch
+# CODEXEC_THINK_FIRST): 1 a short plan, 2 step-by-step reasoning.
+_THINK_FIRST_PROMPTS = {"1": THINK_FIRST_PROMPT, "2": REASON_FIRST_PROMPT}
+
+
+def _think_first_prompt() -> str | None:
+    return _THINK_FIRST_PROMPTS.get(os.environ.get("CODEXEC_THINK_FIRST", ""))
+
+
 def think_first() -> bool:
-    """The think-first strategy: a plan in words before the code (experiment switch:
-    CODEXEC_THINK_FIRST=1 a short plan, 2 step-by-step reasoning)."""
-    return os.environ.get("CODEXEC_THINK_FIRST", "") in ("1", "2")
+    """Whether a think-first strategy is on (CODEXEC_THINK_FIRST=1 or 2)."""
+    return _think_first_prompt() is not None
 
 
 FILES_NOTE = "Files in the current directory (read them with code): "
@@ -276,10 +284,7 @@ def worked_examples(code_execution: bool, history: list[Message]) -> list[Messag
 
 
 def system_prompt(code_execution: bool, files: list[str] | None = None, extra: str = "") -> str:
-    mode = os.environ.get("CODEXEC_THINK_FIRST", "")
-    code_prompt = {"1": THINK_FIRST_PROMPT, "2": REASON_FIRST_PROMPT}.get(
-        mode, CODE_EXECUTION_PROMPT
-    )
+    code_prompt = _think_first_prompt() or CODE_EXECUTION_PROMPT
     prompt = code_prompt if code_execution else NO_CODE_PROMPT
     if files:
         names = ", ".join(files)

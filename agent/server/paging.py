@@ -19,13 +19,21 @@ def page_of(
     size_text = query.get("page_size") or query.get("pageSize") or str(default)
     if not size_text.isdigit() or not 1 <= int(size_text) <= maximum:
         raise invalid(f"page_size must be an integer from 1 to {maximum}.")
-    token = query.get("page_token") or query.get("pageToken") or ""
-    try:
-        start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
-    except (ValueError, UnicodeDecodeError):
-        raise invalid(f"Invalid page token {token!r}.") from None
+    start = offset_of(query.get("page_token") or query.get("pageToken"))
     page = list(items[start : start + int(size_text)])
     more = start + len(page) < len(items)
-    return page, base64.urlsafe_b64encode(
-        str(start + len(page)).encode()
-    ).decode() if more else None
+    return page, token_for(start + len(page)) if more else None
+
+
+def offset_of(token: str | None) -> int:
+    """Where the page a token names starts (0 without a token); a 400 for a token we never gave."""
+    if not token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise invalid(f"Invalid page token {token!r}.") from None
+
+
+def token_for(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()

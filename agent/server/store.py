@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.server.errors import ApiError, invalid
+from agent.server.paging import offset_of, token_for
 
 FILE_ID = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
 _ID_CHARS = string.ascii_lowercase + string.digits
@@ -259,12 +260,7 @@ class Store:
         self, owner: str, page_size: int, page_token: str | None
     ) -> tuple[list[FileRecord], str | None]:
         """Newest first; (a page, the next page's token or None)."""
-        start = 0
-        if page_token:
-            try:
-                start = int(base64.urlsafe_b64decode(page_token.encode()).decode())
-            except (ValueError, UnicodeDecodeError):
-                raise invalid(f"Invalid page token {page_token!r}.") from None
+        start = offset_of(page_token)
         with self.lock:
             self.purge()
             rows = self.db.execute(
@@ -274,7 +270,7 @@ class Store:
             ).fetchall()
         records = [FileRecord(**dict(r)) for r in rows[:page_size]]
         more = len(rows) > page_size
-        token = base64.urlsafe_b64encode(str(start + page_size).encode()).decode() if more else None
+        token = token_for(start + page_size) if more else None
         return records, token
 
     def delete(self, owner: str, name: str) -> None:
