@@ -52,7 +52,7 @@ def solve_sampled(
     agent: Agent, history: list[Message], inputs: list[InputFile], stream_text: bool
 ) -> Generator[Event, None, None]:
     """K solves, one answer: the majority of the answers that came out of a finished solve."""
-    from agent.loop import OutOfTime
+    from agent.model_call import OutOfTime
 
     start = time.monotonic()
     try:
@@ -119,7 +119,7 @@ def solve_checked(
         spent = time.monotonic() - start
         yield Done(greedy.model_copy(update={"samples": samples, "duration_s": spent}))
         return
-    from agent.loop import OutOfTime
+    from agent.model_call import OutOfTime
 
     sampler = _sampler(agent)
     try:
@@ -226,7 +226,7 @@ def _plain_solve(agent: Agent, history: list[Message], deadline: float) -> Solve
 
 def _plain_samples(agent: Agent, history: list[Message], start: float) -> list[SolveResult]:
     """`agent.recheck` sampled answers without code, decoded as one batch where possible."""
-    from agent.loop import OutOfTime
+    from agent.model_call import OutOfTime
 
     twin = _without_code(agent)
     try:
@@ -246,32 +246,38 @@ def first_turns(
 ) -> list[ModelTurn]:
     """`n` first answers (the first greedy, the rest sampled): one batch where the backend
     offers it, else n calls. They are made in a worker thread that is cancelled at `deadline`
-    (monotonic; `agent.loop.OutOfTime` then) or on Ctrl-C."""
-    from agent.loop import _prewarm_sandbox, call_model
+    (monotonic; `agent.model_call.OutOfTime` then) or on Ctrl-C."""
+    from agent.loop import _prewarm_sandbox
+    from agent.model_call import call_model
 
     if agent.code_execution:
         _prewarm_sandbox()
-    system = agent._system(inputs)
+    prompt = agent._prompt(history, inputs, agent.code_execution)
+    first = agent.strategy.first_attempt(history, code_execution=agent.code_execution)
+    options = agent.call_options(first, prompt, agent.options)
+    system, shown = prompt.system, prompt.history
     batch = getattr(agent.model, "generate_many", None)
 
     def generate() -> list[ModelTurn]:
         if batch is not None:
             turns: list[ModelTurn] = batch(
                 system,
-                history,
+                shown,
                 n=n,
                 code_execution=agent.code_execution,
-                options=agent.options,
+                options=options,
                 temperature=agent.sample_temperature,
             )
             return turns
         turns = []
         for i in range(n):
             update = {} if i == 0 else {"temperature": agent.sample_temperature, "seed": i}
-            options = agent.options.model_copy(update=update)
             turns.append(
                 agent.model.generate(
-                    system, history, code_execution=agent.code_execution, options=options
+                    system,
+                    shown,
+                    code_execution=agent.code_execution,
+                    options=options.model_copy(update=update),
                 )
             )
         return turns

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent.answer import answer_from_parts
 from agent.consistency import solve_checked, solve_sampled
 from agent.degenerate import is_degenerate, trim_loop
-from agent.events import Done, Event, PartDone, TextDelta
-from agent.figure_budget import FigureBudget
+from agent.events import Done, Event, TextDelta
 from agent.files import (
     InputFile,
     files_from_messages,
@@ -29,19 +26,19 @@ from agent.files import (
     read_output_files,
     unique,
 )
-from agent.models import cancel, get_model
+from agent.model_call import OutOfTime, stream_call
+from agent.models import get_model
 from agent.models.base import GenerateOptions, Model, ModelError, ModelTurn
 from agent.observe import format_output
 from agent.parts import CodePart, ImagePart, Message, Part, ResultPart, TextPart
-from agent.prompts import system_prompt
-from agent.result import FinishReason, OutputFile, SolveResult
-from agent.usage import CallUsage, Usage
+from agent.result import SolveResult
+from agent.solve_state import SolveState
+from agent.strategies import Attempt, Prompt, Strategy, strategy_for
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
 # A model call still running when the time budget ends may finish within this grace (a nearly
 # complete answer is kept); then it is cancelled: the local model stops at its next token.
 GENERATE_GRACE_S = 0.5
-STOP_WAIT_S = 1.0  # how long a model call we stopped waiting for may take to end (and free it)
 
 CODE_DISABLED = (
     "Code execution failed {n} times in a row, so it is now disabled. Do not write any more "
@@ -76,7 +73,8 @@ class Agent:
     many more solves are sampled and the answer is the majority vote, preferring solves whose
     code uses every number (0: never). crosscheck: with recheck, the model also answers once
     without code; when that answer differs, `recheck` more solves with code and as many without
-    are sampled and all of them vote.
+    are sampled and all of them vote. strategy: how the model is prompted and how each step's
+    model calls are made (agent/strategies/); by default the one the model asks for.
     """
 
     def __init__(
@@ -95,6 +93,7 @@ class Agent:
         recheck: int = RECHECK_SAMPLES,
         crosscheck: bool = False,
         sandbox: Any = None,  # an open Sandbox to run code in, left open (a server environment)
+        strategy: Strategy | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -122,6 +121,7 @@ class Agent:
         self.recheck = recheck
         self.crosscheck = crosscheck
         self.sandbox = sandbox
+        self.strategy: Strategy = strategy or strategy_for(self.model)
 
     def run(
         self, contents: Contents, files: Iterable[FileLike] = (), on_event: Any = None
@@ -160,9 +160,31 @@ class Agent:
             return solve_checked(self, history, inputs, stream_text)
         return self._solve(history, inputs, stream_text)
 
-    def _system(self, inputs: list[InputFile]) -> str:
-        return system_prompt(
-            self.code_execution, [f.name for f in inputs], self.system_instruction or ""
+    def _prompt(self, history: list[Message], inputs: list[InputFile], code_on: bool) -> Prompt:
+        """What the model is shown next, as the strategy builds it."""
+        return self.strategy.prompt(
+            history,
+            code_execution=code_on,
+            files=[f.name for f in inputs],
+            instruction=self.system_instruction or "",
+        )
+
+    def call_options(
+        self, attempt: Attempt, prompt: Prompt, options: GenerateOptions
+    ) -> GenerateOptions:
+        """The options of one model call: the solve's, with the attempt's start and decoding."""
+        if attempt.prefill and not getattr(self.model, "supports_prefill", False):
+            raise ModelError(
+                f"{self.model.spec} cannot continue a given answer start; use a strategy "
+                "without prefill (TextProtocol(prefill=False))"
+            )
+        return options.model_copy(
+            update={
+                "prefill": attempt.prefill,
+                "shared_prefix": prompt.shared,
+                "temperature": max(options.temperature, attempt.min_temperature),
+                "seed": options.seed if attempt.seed is None else attempt.seed,
+            }
         )
 
     def _solve(
@@ -174,248 +196,168 @@ class Agent:
         budget_s: float | None = None,
     ) -> Generator[Event, None, None]:
         """One solve. `first`: the first model turn, already generated (self-consistency)."""
-        start = time.monotonic()
-        budget = self.time_budget_s if budget_s is None else budget_s
-        parts: list[Part] = []  # the model's parts, in order: the result's content
-        calls: list[CallUsage] = []
-        created: dict[str, None] = {}  # names of files the code created or changed
-        figures = 0
-        figure_budget = FigureBudget.from_env()
-        steps = 0
-        failures = 0  # consecutive failed (or repeated) code runs
-        last_code: str | None = None
-        empty_turns = 0
-        cut_offs = 0
-        code_on = self.code_execution
-        finish: FinishReason = "STOP"
-        error: str | None = None
-        output_files: list[OutputFile] = []
-        sandbox = None
+        run = SolveState(
+            history=history,
+            inputs=inputs,
+            start=time.monotonic(),
+            budget=self.time_budget_s if budget_s is None else budget_s,
+            code_on=self.code_execution,
+        )
         try:
-            if code_on:
+            if run.code_on:
                 _prewarm_sandbox()  # its first start takes seconds: overlap it with the model
-            system = self._system(inputs)
-            while True:
-                remaining = budget - (time.monotonic() - start)
-                if steps >= self.max_steps:
-                    finish = "MAX_STEPS"
+            while self._within_limits(run):
+                if not (yield from self._step(run, stream_text, first)):
                     break
-                if remaining <= 0:
-                    finish = "TIME_BUDGET"
-                    break
-
-                # 1. generate
-                options = self.options
-                if remaining < options.timeout_s:  # in whole 10 s steps: backends cache per value
-                    timeout = min(options.timeout_s, max(10.0, math.ceil(remaining / 10) * 10))
-                    options = options.model_copy(update={"timeout_s": timeout})
-                steps += 1
-                deadline = start + budget + GENERATE_GRACE_S
-                if first is not None:
-                    turn, first = first, None
-                else:
-                    try:
-                        turn = yield from self._generate(
-                            system, history, code_on, options, stream_text, deadline
-                        )
-                    except OutOfTime:
-                        finish = "TIME_BUDGET"
-                        break
-                calls.append(turn.usage)
-                text, code = turn.text, turn.code if turn.code and turn.code.strip() else None
-                if code is not None and not code_on:  # code it may not run is just text
-                    text, code = f"{text.rstrip()}\n```python\n{code}\n```".strip(), None
-                if not text.strip() and code is None and not turn.function_calls:
-                    empty_turns += 1
-                    if empty_turns == 1:
-                        continue
-                    finish, error = "ERROR", "the model returned empty output twice in a row"
-                    break
-                empty_turns = 0
-                cut_off = code is None and turn.finish_reason == "MAX_TOKENS"
-                if cut_off:  # a loop or an unclosed block: keep its start, never answer with it
-                    looped = is_degenerate(text)
-                    text = trim_loop(text)
-
-                message = Message(role="model", parts=[])
-                history.append(message)
-                new: list[Part] = [TextPart(text=text)] if text.strip() else []
-                if code is not None:
-                    new.append(CodePart(code=code))
-                for new_part in new:
-                    message.parts.append(new_part)
-                    parts.append(new_part)
-                    yield PartDone(new_part)
-
-                # 2. execute and 3. observe: the result joins the same model message
-                if code is not None:
-                    if sandbox is None:  # opened on first use: answers without code need none
-                        sandbox = figure_budget.wrap(
-                            _open_sandbox(self.sandbox_limits, inputs, self.sandbox)
-                        )
-                    remaining = budget - (time.monotonic() - start)
-                    result, images, changed = _execute(
-                        sandbox, code, min(self.run_timeout_s, max(1.0, remaining)), figures + 1
-                    )
-                    figures += len(images)
-                    created.update(dict.fromkeys(changed))
-                    repeated = last_code is not None and code.strip() == last_code
-                    failures = failures + 1 if result.outcome != "OUTCOME_OK" or repeated else 0
-                    last_code = code.strip()
-                    new_parts: list[Part] = [result, *images]
-                    for new_part in new_parts:
-                        message.parts.append(new_part)
-                        parts.append(new_part)
-                        yield PartDone(new_part)
-
-                if turn.function_calls:  # the caller runs these; hand them back
-                    for call in turn.function_calls:
-                        message.parts.append(call)
-                        parts.append(call)
-                        yield PartDone(call)
-                    break
-                if cut_off:
-                    if cut_offs < CUT_OFF_RETRIES:
-                        cut_offs += 1
-                        why = ", repeating itself" if looped else ""
-                        history.append(Message.user(CUT_OFF.format(why=why)))
-                        continue
-                    finish = "MAX_TOKENS"
-                    error = "the model's answer was cut off at the token limit" + (
-                        " (it kept repeating itself)" if looped else ""
-                    )
-                    break
-                if code is None:  # an answer
-                    break
-                if code_on and failures >= max(1, self.max_retries):
-                    code_on = False
-                    history.append(Message.user(CODE_DISABLED.format(n=failures)))
+                first = None
         except ModelError as exc:
-            finish, error = "ERROR", str(exc)
+            run.finish, run.error = "ERROR", str(exc)
         except GeneratorExit:  # the consumer is gone: nothing to collect
-            created.clear()
+            run.created.clear()
             raise
         except Exception as exc:  # a bug or a sandbox failure: report it, keep what we have
-            finish, error = "ERROR", f"{type(exc).__name__}: {exc}"
+            run.finish, run.error = "ERROR", f"{type(exc).__name__}: {exc}"
         finally:
-            if sandbox is not None:
-                try:
-                    output_files = read_output_files(sandbox, list(created)) if created else []
-                finally:
-                    if self.sandbox is None:
-                        sandbox.close()
-        yield Done(
-            SolveResult(
-                parts=parts,
-                final_answer="" if finish == "MAX_TOKENS" else answer_from_parts(parts),
-                steps=steps,
-                duration_s=time.monotonic() - start,
-                usage=Usage.from_calls(calls),
-                finish_reason=finish,
-                output_files=output_files,
-                error=error,
-            )
+            self._close_sandbox(run)
+        yield Done(run.result())
+
+    def _within_limits(self, run: SolveState) -> bool:
+        if run.steps >= self.max_steps:
+            run.finish = "MAX_STEPS"
+            return False
+        if run.remaining() <= 0:
+            run.finish = "TIME_BUDGET"
+            return False
+        return True
+
+    def _step(
+        self, run: SolveState, stream_text: bool, first: ModelTurn | None
+    ) -> Generator[Event, None, bool]:
+        """One step: generate, then execute and observe. False when the solve ends here."""
+        run.steps += 1
+        if first is not None:
+            turn = first
+            run.calls.append(turn.usage)
+        else:
+            try:
+                turn = yield from self._model_turn(run, stream_text)
+            except OutOfTime:
+                run.finish = "TIME_BUDGET"
+                return False
+        text, code = turn.text, turn.code if turn.code and turn.code.strip() else None
+        if code is not None and not run.code_on:  # code it may not run is just text
+            text, code = f"{text.rstrip()}\n```python\n{code}\n```".strip(), None
+        if not text.strip() and code is None and not turn.function_calls:
+            run.empty_turns += 1
+            if run.empty_turns == 1:
+                return True
+            run.finish, run.error = "ERROR", "the model returned empty output twice in a row"
+            return False
+        run.empty_turns = 0
+        cut_off = code is None and turn.finish_reason == "MAX_TOKENS"
+        looped = cut_off and is_degenerate(text)
+        if cut_off:  # a loop or an unclosed block: keep its start, never answer with it
+            text = trim_loop(text)
+
+        message = Message(role="model", parts=[])
+        run.history.append(message)
+        new: list[Part] = [TextPart(text=text)] if text.strip() else []
+        if code is not None:
+            new.append(CodePart(code=code))
+        yield from run.add(message, new)
+        if code is not None:  # execute and observe: the result joins the same model message
+            yield from run.add(message, self._run_code(run, code))
+        if turn.function_calls:  # the caller runs these; hand them back
+            yield from run.add(message, list(turn.function_calls))
+            return False
+        if cut_off:
+            return self._after_cut_off(run, looped)
+        if code is None:  # an answer
+            return False
+        if run.code_on and run.failures >= max(1, self.max_retries):
+            run.code_on = False
+            run.history.append(Message.user(CODE_DISABLED.format(n=run.failures)))
+        return True
+
+    def _model_turn(self, run: SolveState, stream_text: bool) -> Generator[Event, None, ModelTurn]:
+        """The step's model turn: the strategy's attempts, each a model call of its own, counted
+        and stopped by the time budget like any other. The last attempt stands."""
+        options = self.options
+        remaining = run.remaining()
+        if remaining < options.timeout_s:  # in whole 10 s steps: backends cache per value
+            timeout = min(options.timeout_s, max(10.0, math.ceil(remaining / 10) * 10))
+            options = options.model_copy(update={"timeout_s": timeout})
+        deadline = run.start + run.budget + GENERATE_GRACE_S
+        prompt = self._prompt(run.history, run.inputs, run.code_on)
+        tried: list[ModelTurn] = []
+        shown = False
+        attempt: Attempt | None = self.strategy.first_attempt(
+            run.history, code_execution=run.code_on
         )
+        while attempt is not None:
+            call = self.call_options(attempt, prompt, options)
+            turn, streamed = yield from self._generate(
+                prompt, run.code_on, call, stream_text and attempt.stream, deadline
+            )
+            run.calls.append(turn.usage)
+            tried.append(turn)
+            shown = shown or streamed
+            attempt = self.strategy.next_attempt(run.history, tried, code_execution=run.code_on)
+        if stream_text and not shown and turn.text.strip():
+            yield TextDelta(turn.text)  # a backend that streams nothing still shows its text
+        return turn
+
+    def _run_code(self, run: SolveState, code: str) -> list[Part]:
+        """Run one code block in the solve's sandbox (opened on first use): its result and
+        figures. Failed and repeated runs count towards the retry limit."""
+        if run.sandbox is None:
+            run.sandbox = run.figure_budget.wrap(
+                _open_sandbox(self.sandbox_limits, run.inputs, self.sandbox)
+            )
+        timeout = min(self.run_timeout_s, max(1.0, run.remaining()))
+        result, images, changed = _execute(run.sandbox, code, timeout, run.figures + 1)
+        run.figures += len(images)
+        run.created.update(dict.fromkeys(changed))
+        repeated = run.last_code is not None and code.strip() == run.last_code
+        failed = result.outcome != "OUTCOME_OK" or repeated
+        run.failures = run.failures + 1 if failed else 0
+        run.last_code = code.strip()
+        return [result, *images]
+
+    def _after_cut_off(self, run: SolveState, looped: bool) -> bool:
+        """An answer cut off at the token limit: ask again (twice), then give up."""
+        if run.cut_offs < CUT_OFF_RETRIES:
+            run.cut_offs += 1
+            why = ", repeating itself" if looped else ""
+            run.history.append(Message.user(CUT_OFF.format(why=why)))
+            return True
+        run.finish = "MAX_TOKENS"
+        run.error = "the model's answer was cut off at the token limit" + (
+            " (it kept repeating itself)" if looped else ""
+        )
+        return False
+
+    def _close_sandbox(self, run: SolveState) -> None:
+        """Collect the files the code created, then close the sandbox (unless it was given)."""
+        if run.sandbox is None:
+            return
+        try:
+            run.output_files = (
+                read_output_files(run.sandbox, list(run.created)) if run.created else []
+            )
+        finally:
+            if self.sandbox is None:
+                run.sandbox.close()
 
     def _generate(
         self,
-        system: str,
-        history: list[Message],
+        prompt: Prompt,
         code_on: bool,
         options: GenerateOptions,
         stream_text: bool,
         deadline: float,
-    ) -> Generator[Event, None, ModelTurn]:
-        """One model call, in a worker thread: its text is yielded as it arrives (a backend that
-        streams nothing still yields its text once). When the loop stops waiting for it (the
-        `deadline` (monotonic) passes, the stream is closed, Ctrl-C), the call is cancelled
-        (`agent.models.cancel`: the local model stops at its next token) and given `STOP_WAIT_S`
-        to end; a backend that ignores the cancellation is abandoned."""
-        snapshot = list(history)
-        pipe: queue.Queue[str | None] = queue.Queue()
-        box: dict[str, Any] = {}
-        abandoned = threading.Event()
-
-        def sink(chunk: str) -> None:
-            if abandoned.is_set():  # the consumer is gone: make the backend stop generating
-                raise _Abandoned("the solve was stopped")
-            if stream_text:
-                pipe.put(chunk)
-
-        def work() -> None:
-            try:
-                with cancel.scope(abandoned):
-                    box["turn"] = self.model.generate(
-                        system, snapshot, code_execution=code_on, options=options, on_text=sink
-                    )
-            except BaseException as exc:  # re-raised in the loop's thread
-                box["error"] = exc
-            finally:
-                pipe.put(None)
-
-        worker = threading.Thread(target=work, name="codexec-generate", daemon=True)
-        worker.start()
-        streamed = False
-        try:
-            while True:
-                try:
-                    chunk = pipe.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    raise OutOfTime() from None
-                if chunk is None:
-                    break
-                if chunk:
-                    streamed = True
-                    yield TextDelta(chunk)
-        finally:
-            abandoned.set()
-            if worker.is_alive():  # left early: let the call stop and release the model
-                worker.join(STOP_WAIT_S)
-        if "error" in box:
-            raise box["error"]
-        turn: ModelTurn = box["turn"]
-        if stream_text and not streamed and turn.text.strip():
-            yield TextDelta(turn.text)
-        return turn
-
-
-class _Abandoned(Exception):
-    pass
-
-
-class OutOfTime(Exception):
-    """A model call did not end before the solve's deadline (it was cancelled)."""
-
-
-def call_model(fn: Callable[[], T], deadline: float = math.inf) -> T:
-    """`fn()`, a model call that streams nothing, in a worker thread inside a cancel scope: it
-    is cancelled (and given `STOP_WAIT_S` to end) when `deadline` (monotonic) passes, raising
-    OutOfTime, or when this thread is interrupted (Ctrl-C)."""
-    box: dict[str, Any] = {}
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            with cancel.scope(stop):
-                box["value"] = fn()
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="codexec-generate", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():  # in steps: the deadline may be infinite
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise OutOfTime()
-            worker.join(min(left, 1.0))
-    finally:
-        if worker.is_alive():
-            stop.set()
-            worker.join(STOP_WAIT_S)
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    ) -> Generator[Event, None, tuple[ModelTurn, bool]]:
+        return stream_call(self.model, prompt, code_on, options, stream_text, deadline)
 
 
 def _prewarm_sandbox() -> None:

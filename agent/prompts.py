@@ -295,10 +295,3 @@ def system_prompt(code_execution: bool, files: list[str] | None = None, extra: s
     if extra:
         prompt = extra.strip() + "\n\n" + prompt
     return prompt
-
-
-def split_files_note(system: str) -> tuple[str, str]:
-    """(the system prompt without its files line, that line or ""): the local backend moves the
-    line into the question so the system prompt and worked examples stay a cached prefix."""
-    base, sep, rest = system.partition("\n" + FILES_NOTE)
-    return (base, FILES_NOTE + rest.strip() + "\n") if sep else (system, "")

@@ -3,7 +3,7 @@
     with Sandbox(limits=Limits(timeout_s=30)) as sb:
         r = sb.run("import pandas as pd\nprint(pd.__version__)")
 
-How it works: each host process starts one zygote (`python -m sandbox.zygote`, clean
+How it works: each host process starts one zygote (`python -m sandbox.jail.zygote`, clean
 environment) that enters new mount/net/ipc/uts namespaces, pivots into a minimal read-only root
 (/usr, a few /etc files, Python and the venv), imports the heavy libraries once and forks
 sessions. A session is pid 1 of its own pid namespace with its own mount, network and IPC

@@ -67,7 +67,7 @@ class ZygoteClient:
         for name in (*names, "CODEXEC_CGROUP_ROOT", "CODEXEC_CGROUP_PARENT"):
             if os.environ.get(name):
                 env[name] = os.environ[name]
-        cmd = [sys.executable, "-s", "-m", "sandbox.zygote", "--fd", str(child.fileno())]
+        cmd = [sys.executable, "-s", "-m", "sandbox.jail.zygote", "--fd", str(child.fileno())]
         cmd += ["--preload", preload, "--workspaces", self.host_workspaces]
         cmd += ["--bind", env["MPLCONFIGDIR"]]
         self.proc = subprocess.Popen(
@@ -205,7 +205,7 @@ def prewarm() -> None:
 
 
 def isolation_level() -> str:
-    """The isolation level: "root", "userns" or "none" (see sandbox.isolation)."""
+    """The isolation level: "root", "userns" or "none" (see sandbox.jail.isolation)."""
     return get_client().level
 
 

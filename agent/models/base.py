@@ -30,6 +30,11 @@ class GenerateOptions(BaseModel):
     seed: int | None = None  # for sampled generations (temperature > 0) that must differ
     # user-declared functions (Gemini `functionDeclarations` JSON), passed through to the model
     function_declarations: list[dict[str, Any]] = Field(default_factory=list)
+    # Set by the solve strategy (agent/strategies/). The answer starts with `prefill`, which the
+    # model continues (only backends with `supports_prefill = True` are given one); the first
+    # `shared_prefix` messages of the history are the same in every solve (a backend may cache).
+    prefill: str = ""
+    shared_prefix: int = 0
 
 
 class ModelTurn(BaseModel):

@@ -24,8 +24,7 @@ from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.cancel import Cancelled
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
 from agent.models.llama_buffers import without_extra_buffers
-from agent.parts import CodePart, Message, ResultPart, TextPart
-from agent.prompts import split_files_note, think_first, worked_examples
+from agent.parts import Message
 from agent.usage import CallUsage
 
 log = logging.getLogger("codexec.local")
@@ -33,14 +32,6 @@ log = logging.getLogger("codexec.local")
 N_CTX = 8192
 ASSISTANT_HEADER = "<|im_start|>assistant\n"
 MAX_SEQUENCES = 8  # continuations decoded in one batch at most (self-consistency samples)
-CODE_START = "```python\n"
-# After a failed run the model first explains the error ("The error ..." starts its answer), then
-# writes the fix. Greedy decoding straight into code often repeats the code that just failed (4 of
-# 7 failures on a 24-task equations dev set went to the retry limit that way). An answer without
-# new code is tried again as code, greedy and then sampled.
-EXPLAIN_START = "The error"
-RESAMPLE_TEMPERATURE = 0.7
-RESAMPLES = 2
 CLOSE_WAIT_S = 2.0  # at exit, how long to wait for running generations to stop
 
 
@@ -234,11 +225,11 @@ class GenerationStats:
 
 
 class LocalModel:
-    """`few_shot`: prepend worked examples as real chat turns when code execution is on.
-    `prefill`: start an answer with a ```python fence when the model must write code: first in a
-    solve, so it computes before it says anything, and again after a run that failed or printed
-    nothing (small models otherwise often guess; see `must_write_code`).
-    """
+    """A provider: renders the conversation as ChatML, continues `options.prefill` if given, and
+    keeps the state of the first `options.shared_prefix` messages (worked examples) cached.
+    `few_shot` and `prefill` configure the strategy it asks for (`default_strategy`)."""
+
+    supports_prefill = True
 
     def __init__(self, size: str = "1.5b", *, few_shot: bool = True, prefill: bool = True) -> None:
         from agent.weights import spec_for
@@ -252,6 +243,11 @@ class LocalModel:
         self.prefill = prefill
         self.last_stats = GenerationStats()
 
+    def default_strategy(self) -> Any:
+        from agent.strategies import TextProtocol
+
+        return TextProtocol(few_shot=self.few_shot, prefill=self.prefill)
+
     def generate(
         self,
         system: str,
@@ -262,59 +258,19 @@ class LocalModel:
         on_text: TextSink | None = None,
     ) -> ModelTurn:
         loaded = _load(self.size)
-        shots = worked_examples(code_execution, history) if self.few_shot else []
-        system, files_note = split_files_note(system)
-        prompt = render_chatml(system, shots + _with_note(history, files_note))
-        self._keep_prefix(loaded, system, shots)
-        if not (code_execution and self.prefill and must_write_code(history)):
-            with loaded.hold() as llm:
-                return self._generate(
-                    llm, prompt, "", code_execution, options, on_text, options.temperature
-                )
-        run = _last_run(history)
-        if run is None and think_first():  # a plan in words, then the code
-            with loaded.hold() as llm:
-                return self._plan_then_code(llm, prompt, options, on_text)
-        if run is None:  # the first answer of a solve
-            attempts: list[tuple[str, float, int | None]] = [
-                (CODE_START, options.temperature, None)
-            ]
-            code, sink = None, on_text
-        else:  # a retry: these answers are not streamed, as all but one are thrown away
-            greedy, hotter = options.temperature, max(options.temperature, RESAMPLE_TEMPERATURE)
-            attempts = [(EXPLAIN_START, greedy, None)] if _failed(run[1]) else []
-            attempts += [(CODE_START, greedy, None)]
-            attempts += [(CODE_START, hotter, seed) for seed in range(RESAMPLES)]
-            code, sink = run[0].code.strip(), None
-        output_tokens = 0
+        self._keep_prefix(loaded, system, history[: options.shared_prefix])
+        prompt = render_chatml(system, history)
         with loaded.hold() as llm:
-            for start, temperature, seed in attempts:
-                turn = self._generate(
-                    llm, prompt, start, code_execution, options, sink, temperature, seed
-                )
-                output_tokens += turn.usage.output_tokens
-                if turn.code is not None and turn.code.strip() != code:
-                    break
-        usage = CallUsage(prompt_tokens=turn.usage.prompt_tokens, output_tokens=output_tokens)
-        return turn.model_copy(update={"usage": usage})
-
-    def _plan_then_code(
-        self, llm: Any, prompt: str, options: GenerateOptions, on_text: TextSink | None
-    ) -> ModelTurn:
-        """The first answer of a think-first solve: free text that should hold a plan and a code
-        block; a plan that ends without code is continued with a ```python fence."""
-        t = options.temperature
-        turn = self._generate(llm, prompt, "", True, options, on_text, t)
-        if turn.code is not None or turn.finish_reason == "MAX_TOKENS":
-            return turn
-        plan = turn.text.split("Final answer", 1)[0].rstrip()
-        start = (plan + "\n\n" if plan else "") + CODE_START
-        again = self._generate(llm, prompt, start, True, options, None, t)
-        usage = CallUsage(
-            prompt_tokens=turn.usage.prompt_tokens,
-            output_tokens=turn.usage.output_tokens + again.usage.output_tokens,
-        )
-        return again.model_copy(update={"usage": usage})
+            return self._generate(
+                llm,
+                prompt,
+                options.prefill,
+                code_execution,
+                options,
+                on_text,
+                options.temperature,
+                options.seed,
+            )
 
     def _keep_prefix(self, loaded: _Loaded, system: str, shots: list[Message]) -> None:
         """Restore (or compute and save) the KV state of the fixed prefix: the system prompt and
@@ -422,15 +378,9 @@ class LocalModel:
         from agent.models.local_batch import sample_continuations
 
         loaded = _load(self.size)
-        shots = worked_examples(code_execution, history) if self.few_shot else []
-        system, files_note = split_files_note(system)
-        prompt = render_chatml(system, shots + _with_note(history, files_note))
-        prefix = (
-            CODE_START
-            if code_execution and self.prefill and must_write_code(history) and not think_first()
-            else ""
-        )
-        self._keep_prefix(loaded, system, shots)
+        prompt = render_chatml(system, history)
+        prefix = options.prefill
+        self._keep_prefix(loaded, system, history[: options.shared_prefix])
 
         def stop(text: str) -> bool:
             full = prefix + text
@@ -514,42 +464,6 @@ def _to_turn(
                     text=block.prose, code=block.code, usage=usage, finish_reason="CODE"
                 )
     return ModelTurn(text=text, usage=usage, finish_reason=finish)
-
-
-def must_write_code(history: list[Message]) -> bool:
-    """True when the next answer has to be code: nothing has run yet in this solve, or the last
-    run failed or printed nothing. Without this the 1.5B answered with a guess or a derivation
-    right after a traceback in 3 of its 7 misses on a 20-task equations sample.
-    The loop's retry limit still applies: it turns code execution off after repeated failures."""
-    if not any(m.role == "model" for m in history):
-        return True
-    run = _last_run(history)
-    return run is not None and (_failed(run[1]) or not run[1].output.strip())
-
-
-def _last_run(history: list[Message]) -> tuple[CodePart, ResultPart] | None:
-    """The code and result the history ends with (figures after the result aside), if any."""
-    if not history or history[-1].role != "model":
-        return None
-    parts = [p for p in history[-1].parts if p.kind != "image"]
-    if len(parts) >= 2 and isinstance(parts[-2], CodePart) and isinstance(parts[-1], ResultPart):
-        return parts[-2], parts[-1]
-    return None
-
-
-def _failed(result: ResultPart) -> bool:
-    return result.outcome != "OUTCOME_OK"
-
-
-def _with_note(history: list[Message], note: str) -> list[Message]:
-    """`note` put at the start of the first user message (a new list; `history` is untouched)."""
-    if not note:
-        return history
-    for i, message in enumerate(history):
-        if message.role == "user":
-            first = Message(role="user", parts=[TextPart(text=note), *message.parts])
-            return [*history[:i], first, *history[i + 1 :]]
-    return history
 
 
 def _common_prefix(llm: Any, tokens: list[int]) -> int:

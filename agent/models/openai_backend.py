@@ -24,7 +24,6 @@ from agent.parts import (
     ResultPart,
     TextPart,
 )
-from agent.prompts import worked_examples
 from agent.usage import CallUsage
 
 RUN_PYTHON = run_python.NAME
@@ -68,6 +67,14 @@ class OpenAIModel:
         self.max_retries = max_retries
         self._clients: dict[float, Any] = {}
 
+    def default_strategy(self) -> Any:
+        """Fenced code after the worked examples, or the conversation as it is with native tools."""
+        from agent.strategies import NativeTools, TextProtocol
+
+        if self.tools:
+            return NativeTools()
+        return TextProtocol(few_shot=self.few_shot, prefill=False)
+
     def _client(self, timeout: float) -> Any:
         if timeout not in self._clients:
             import openai
@@ -94,8 +101,7 @@ class OpenAIModel:
         if native:
             messages += render_tool_messages(history)
         else:
-            shots = worked_examples(code_execution, history) if self.few_shot else []
-            messages += render_history(shots + history)
+            messages += render_history(history)
         tools = [_to_openai_tool(d) for d in options.function_declarations]
         if native:
             tools.insert(0, RUN_PYTHON_TOOL)

@@ -30,10 +30,10 @@ from agent.files import files_from_messages, inline_text_files, unique
 from agent.models import get_model
 from agent.models.base import BadModelSpecError, ModelError
 from agent.parts import Message, TextPart
-from agent.prompts import system_prompt
 from agent.server.config import ServerConfig
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.wire import ParsedRequest, parse_request
+from agent.strategies import NativeTools, Prompt, Strategy, TextProtocol
 
 HEADER = "X-Codexec-Token-Count"
 CHARS_PER_TOKEN = 4
@@ -78,28 +78,33 @@ def request_body(body: Any) -> dict[str, Any]:
     return inner
 
 
-def prompt_of(parsed: ParsedRequest) -> tuple[str, list[Message]]:
-    """(system prompt, history) as the agent builds them before its first model call."""
+def prompt_of(parsed: ParsedRequest, strategy: Strategy | None = None) -> Prompt:
+    """The prompt the agent builds before its first model call (`strategy`'s, else the
+    conversation as it is with the files note in the system prompt)."""
     history = list(parsed.messages)
     inputs = unique(files_from_messages(history))
     if not parsed.code_execution and inputs:
         history = inline_text_files(history, inputs)
-    system = system_prompt(
-        parsed.code_execution, [f.name for f in inputs], parsed.system_instruction or ""
+    return (strategy or NativeTools()).prompt(
+        history,
+        code_execution=parsed.code_execution,
+        files=[f.name for f in inputs],
+        instruction=parsed.system_instruction or "",
     )
-    return system, history
 
 
 def count(spec: str, parsed: ParsedRequest) -> tuple[int, str]:
     """(token count, how it was made: tokenizer | provider | estimate)."""
     try:
-        system, history = prompt_of(parsed)
+        prompt = prompt_of(parsed)
+        local_prompt = prompt_of(parsed, TextProtocol())
     except ValueError as e:  # a bad attached file
         raise invalid(str(e)) from None
+    system, history = prompt.system, prompt.history
     kind, _, arg = spec.partition(":")
     try:
         if kind == "local":
-            return _local(arg or "1.5b", system, history, parsed.code_execution), "tokenizer"
+            return _local(arg or "1.5b", local_prompt), "tokenizer"
         if kind == "anthropic":
             return _anthropic(spec, system, history, parsed), "provider"
         if kind == "gemini":
@@ -118,14 +123,14 @@ def estimate(system: str, history: list[Message]) -> int:
     return len(render_plain(system, history)) // CHARS_PER_TOKEN
 
 
-def _local(size: str, system: str, history: list[Message], code_execution: bool) -> int:
+def _local(size: str, prompt: Prompt) -> int:
     from agent.models import LOCAL_SIZES
     from agent.models.local_tokens import count_prompt_tokens
 
     size = size.lower()
     if size not in LOCAL_SIZES:
         raise BadModelSpecError(f"unknown local model size {size!r}; use local:1.5b or local:0.5b")
-    return count_prompt_tokens(size, system, history, code_execution=code_execution)
+    return count_prompt_tokens(size, prompt)
 
 
 def _anthropic(spec: str, system: str, history: list[Message], parsed: ParsedRequest) -> int:

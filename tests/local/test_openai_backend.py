@@ -110,7 +110,9 @@ def test_fenced_mode_renders_results_as_output_blocks() -> None:
 @respx.mock
 def test_few_shot_turns_come_before_the_question() -> None:
     route = respx.post(URL).respond(json=completion("Final answer: 3"))
-    model(few_shot=True).generate("S", HISTORY[:1], code_execution=True, options=GenerateOptions())
+    backend = model(few_shot=True)
+    prompt = backend.default_strategy().prompt(HISTORY[:1], code_execution=True)
+    backend.generate("S", prompt.history, code_execution=True, options=GenerateOptions())
     messages = sent(route)["messages"]
     shots = render_history(few_shot_messages())
     assert messages == [
@@ -125,8 +127,10 @@ def test_few_shot_turns_come_before_the_question() -> None:
 def test_few_shot_turns_stay_for_the_answer_after_the_retry_limit() -> None:
     route = respx.post(URL).respond(json=completion("Final answer: 3"))
     options = GenerateOptions()
-    model(few_shot=True).generate("S", HISTORY, code_execution=False, options=options)
-    model(few_shot=True).generate("S", HISTORY[:1], code_execution=False, options=options)
+    backend = model(few_shot=True)
+    for history in (HISTORY, HISTORY[:1]):
+        prompt = backend.default_strategy().prompt(history, code_execution=False)
+        backend.generate("S", prompt.history, code_execution=False, options=options)
     shots = render_history(few_shot_messages())
     assert sent(route, 0)["messages"][1 : 1 + len(shots)] == shots  # the solve ran code
     assert sent(route, 1)["messages"][1:] == [

@@ -34,12 +34,3 @@ def test_system_prompt_variants() -> None:
     assert "```python" in with_code and "sales.csv" in with_code
     without = system_prompt(False)
     assert "```python" not in without and "Final answer:" in without
-
-
-def test_split_files_note() -> None:
-    from agent.prompts import split_files_note
-
-    base, note = split_files_note(system_prompt(True, ["a.csv", "b.json"], extra="Be brief."))
-    assert base == system_prompt(True, extra="Be brief.")
-    assert note == "Files in the current directory (read them with code): a.csv, b.json\n"
-    assert split_files_note(system_prompt(True)) == (system_prompt(True), "")

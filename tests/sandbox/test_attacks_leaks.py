@@ -90,7 +90,7 @@ def _our_zygotes() -> list[tuple[int, list[str]]]:
                 argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == os.getpid() and "sandbox.zygote" in argv:
+        if ppid == os.getpid() and "sandbox.jail.zygote" in argv:
             found.append((int(name), argv))
     return found
 

@@ -1,4 +1,4 @@
-"""sandbox.seccomp: the filter's program (checked with a small cBPF interpreter for both
+"""sandbox.jail.seccomp: the filter's program (checked with a small cBPF interpreter for both
 architectures) and the real filter installed in forked children / fresh interpreters."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import seccomp
+from sandbox.jail import seccomp
 
 AUDIT_X86_64 = 0xC000003E
 AUDIT_AARCH64 = 0xC00000B7
@@ -242,7 +242,7 @@ LIBS_CODE = textwrap.dedent(
     """
     import io, json, multiprocessing, sys
     from concurrent.futures import ThreadPoolExecutor
-    from sandbox.seccomp import install_filter
+    from sandbox.jail.seccomp import install_filter
 
     def square(x):
         return x * x
@@ -281,7 +281,7 @@ def test_numpy_pandas_matplotlib_multiprocessing_work_under_the_filter(tmp_path:
     pytest.importorskip("matplotlib")
     script = tmp_path / "libs.py"
     script.write_text(LIBS_CODE)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(seccomp.__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(seccomp.__file__))))
     env = {**os.environ, "PYTHONPATH": root, "OPENBLAS_NUM_THREADS": "2", "MPLBACKEND": "Agg"}
     proc = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120

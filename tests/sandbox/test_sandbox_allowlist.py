@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.allowlist import DEFAULT_LIBS, IMPLIED, is_allowed, load_allowed_libs
+from sandbox.jail.allowlist import DEFAULT_LIBS, IMPLIED, is_allowed, load_allowed_libs
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = frozenset(load_allowed_libs(str(ROOT / "allowed_libs.txt"))) | frozenset(IMPLIED)

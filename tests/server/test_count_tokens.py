@@ -117,9 +117,9 @@ def test_prompt_of_matches_what_the_agent_builds() -> None:
             "systemInstruction": {"parts": [{"text": "Be brief."}]},
         }
     )
-    system, history = prompt_of(parsed)
-    assert system == system_prompt(True, [], "Be brief.")
-    assert [m.text() for m in history] == ["q"]
+    prompt = prompt_of(parsed)
+    assert prompt.system == system_prompt(True, [], "Be brief.")
+    assert [m.text() for m in prompt.history] == ["q"]
 
 
 @pytest.mark.slow  # loads the real 1.5B model
@@ -134,9 +134,10 @@ def test_local_count_uses_the_model_tokenizer(client_for, start_server) -> None:
     except errors.ServerError as e:  # weights not installed
         pytest.skip(f"local model unavailable: {e}")
     from agent.models import local
+    from agent.strategies import TextProtocol
 
     prompt = render_first_prompt(
-        system_prompt(False), _user("What is 2**10?"), code_execution=False
+        TextProtocol().prompt(_user("What is 2**10?"), code_execution=False)
     )
     llm = local._load("1.5b").llm
     assert plain.total_tokens == len(llm.tokenize(prompt.encode(), add_bos=False, special=True))

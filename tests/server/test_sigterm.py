@@ -64,7 +64,7 @@ def test_sigterm_removes_workspaces_and_cgroups(tmp_path: Path) -> None:
             int(pid)
             for pid in os.listdir("/proc")
             if pid.isdigit()
-            and b"sandbox.zygote" in _read(f"/proc/{pid}/cmdline")
+            and b"sandbox.jail.zygote" in _read(f"/proc/{pid}/cmdline")
             and f" {proc.pid} ".encode() in _read(f"/proc/{pid}/stat").split(b")")[-1][:40]
         ]
         assert zygotes, "no zygote under the server"

@@ -40,7 +40,7 @@ BlockedImportError.__qualname__ = "ImportError"
 
 def load_allowed_libs(path: str | None = None) -> list[str]:
     if path is None:
-        here = os.path.dirname(os.path.abspath(__file__))
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # sandbox/
         for candidate in (
             os.path.join(os.path.dirname(here), "allowed_libs.txt"),
             os.path.join(here, "allowed_libs.txt"),

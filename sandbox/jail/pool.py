@@ -15,8 +15,9 @@ import sys
 import time
 
 from sandbox import _libc as c
-from sandbox import allowlist, cgroups, isolation, runner
-from sandbox.isolation import log
+from sandbox import cgroups
+from sandbox.jail import allowlist, isolation, runner
+from sandbox.jail.isolation import log
 
 POOL_SIZE = 2  # ready sessions per forker
 MAX_FDS = 8
@@ -26,7 +27,7 @@ DEBUG = bool(os.environ.get("CODEXEC_DEBUG"))
 def _install_seccomp() -> None:
     """Install the syscall filter; a missing module is tolerated, a failing filter is not."""
     try:
-        from sandbox.seccomp import install_filter
+        from sandbox.jail.seccomp import install_filter
     except ImportError:
         return  # logged once by preload()
     install_filter()

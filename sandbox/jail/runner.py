@@ -16,12 +16,12 @@ import traceback
 from types import TracebackType
 from typing import Any
 
-from sandbox.allowlist import BlockedImportError
-from sandbox.figures import FigureCapture
+from sandbox.jail.allowlist import BlockedImportError
+from sandbox.jail.figures import FigureCapture
 from sandbox.protocol import recv_msg, send_figure, send_msg
 
 CODE_FILENAME = "<code>"
-_SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_SANDBOX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # sandbox/
 MAX_ERROR_CHARS = 65536
 _SAVED_OUT, _SAVED_ERR = 1021, 1022  # dups of the capture pipes (restored before each run)
 

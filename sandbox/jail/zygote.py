@@ -1,4 +1,4 @@
-"""The fork server: `python -m sandbox.zygote --fd N ...` (started by sandbox.client).
+"""The fork server: `python -m sandbox.jail.zygote --fd N ...` (started by sandbox.client).
 
 It isolates itself (namespaces, minimal read-only root), imports the heavy libraries once,
 single-threaded, then serves the host. A forked helper (the forker) keeps a small pool of
@@ -25,9 +25,10 @@ import time
 from typing import Any
 
 from sandbox import _libc as c
-from sandbox import allowlist, cgroups, isolation
-from sandbox.isolation import log
-from sandbox.pool import MAX_FDS, POOL_SIZE, Config, forker_main
+from sandbox import cgroups
+from sandbox.jail import allowlist, isolation
+from sandbox.jail.isolation import log
+from sandbox.jail.pool import MAX_FDS, POOL_SIZE, Config, forker_main
 
 PRELOAD_FULL = (
     "numpy",
@@ -62,7 +63,7 @@ def preload(modules: tuple[str, ...]) -> None:
     if "pandas" in modules:
         _warm_plotting()
     try:
-        import sandbox.seccomp  # noqa: F401
+        import sandbox.jail.seccomp  # noqa: F401
     except Exception as e:
         log(f"seccomp filter unavailable: {type(e).__name__}: {e}")
 
@@ -195,7 +196,7 @@ class Zygote:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.zygote")
+    parser = argparse.ArgumentParser(prog="python -m sandbox.jail.zygote")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--preload", default="full", choices=sorted(PRELOAD))
     parser.add_argument("--workspaces", required=True, help="host dir for workspaces if no mounts")
@@ -210,8 +211,8 @@ def main() -> None:
     pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     workspaces = args.workspaces
     if level != "none":
-        here = os.path.dirname(os.path.abspath(__file__))
-        paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, here, *args.bind]
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # sandbox/
+        paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, package, *args.bind]
         try:
             isolation.build_root(paths, level, args.workspaces)
             workspaces = isolation.WORKSPACES
