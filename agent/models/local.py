@@ -12,9 +12,10 @@ import atexit
 import contextlib
 import logging
 import os
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.cancel import Cancelled
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
 from agent.models.llama_buffers import without_extra_buffers
+from agent.models.local_scheduler import Request, Scheduler
 from agent.parts import Message
 from agent.usage import CallUsage
 
@@ -32,6 +34,8 @@ log = logging.getLogger("codexec.local")
 N_CTX = 8192
 ASSISTANT_HEADER = "<|im_start|>assistant\n"
 MAX_SEQUENCES = 8  # continuations decoded in one batch at most (self-consistency samples)
+BATCH_SLOTS = 4  # concurrent generations decoded together (sequences after MAX_SEQUENCES)
+BATCH_N_CTX = 4 * N_CTX  # cache cells shared by every sequence when batching
 CLOSE_WAIT_S = 2.0  # at exit, how long to wait for running generations to stop
 
 
@@ -41,6 +45,8 @@ class _Loaded:
     lock: threading.Lock = field(default_factory=threading.Lock)  # one generation at a time
     cancel: threading.Event | None = None  # the running call's cancel event (set under `lock`)
     abort: Any = None  # the ctypes abort callback llama.cpp holds: kept alive with the model
+    batched: bool = False  # loaded for continuous batching (`batching()` at load time)
+    scheduler: Scheduler | None = None  # the continuous-batching decoder, made on first use
 
     def stopped(self) -> bool:
         """Whether the call running on this model must stop (it was cancelled, or we exit)."""
@@ -94,10 +100,14 @@ def _load(size: str) -> _Loaded:
             threads = _threads()
             with without_extra_buffers():
                 llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
-            _allow_sequences(llm, MAX_SEQUENCES)
+            batched = batching()
+            if batched:
+                _allow_sequences(llm, MAX_SEQUENCES + BATCH_SLOTS, BATCH_N_CTX)
+            else:
+                _allow_sequences(llm, MAX_SEQUENCES)
             if not _models:
                 atexit.register(_close_all)
-            loaded = _Loaded(llm)
+            loaded = _Loaded(llm, batched=batched)
             _set_abort(loaded)
             _quiet_aborts()
             _models[size] = loaded
@@ -120,16 +130,23 @@ def _set_abort(loaded: _Loaded) -> None:
     llama_cpp.llama_set_abort_callback(loaded.llm._ctx.ctx, abort, None)
 
 
-def _allow_sequences(llm: Any, n: int) -> None:
+def _allow_sequences(llm: Any, n: int, n_ctx: int | None = None) -> None:
     """Give `llm` a context whose one KV cache (unified) holds up to `n` sequences, so that
-    batched continuations share the prompt's cells. `Llama` offers this only for embeddings."""
+    batched continuations share the prompt's cells (`n_ctx` cells in all, if given). `Llama`
+    offers this only for embeddings."""
     from llama_cpp import _internals
 
     params = llm.context_params
     params.n_seq_max = n
+    if n_ctx is not None:
+        params.n_ctx = n_ctx
     params.kv_unified = True
     old = llm._ctx
     llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+    # `Llama` trims its cache with seq_rm(-1, ...), every sequence at once; it only ever uses
+    # sequence 0, so that is what it may trim (the others are batches' and other requests').
+    remove = llm._ctx.kv_cache_seq_rm
+    llm._ctx.kv_cache_seq_rm = lambda seq, p0, p1: remove(0 if seq < 0 else seq, p0, p1)
     llm._stack.callback(llm._ctx.close)
     old.close()
 
@@ -260,17 +277,11 @@ class LocalModel:
         loaded = _load(self.size)
         self._keep_prefix(loaded, system, history[: options.shared_prefix])
         prompt = render_chatml(system, history)
+        if loaded.batched:
+            scheduler = _scheduler(loaded)
+            return self._generate(loaded.llm, prompt, code_execution, options, on_text, scheduler)
         with loaded.hold() as llm:
-            return self._generate(
-                llm,
-                prompt,
-                options.prefill,
-                code_execution,
-                options,
-                on_text,
-                options.temperature,
-                options.seed,
-            )
+            return self._generate(llm, prompt, code_execution, options, on_text)
 
     def _keep_prefix(self, loaded: _Loaded, system: str, shots: list[Message]) -> None:
         """Restore (or compute and save) the KV state of the fixed prefix: the system prompt and
@@ -283,6 +294,8 @@ class LocalModel:
         text = render_chatml(system, shots).removesuffix(ASSISTANT_HEADER)
         with loaded.hold() as llm, _aborted_is_cancelled():
             tokens = llm.tokenize(text.encode(), add_bos=False, special=True)
+            if loaded.scheduler is not None and loaded.scheduler.holds(tokens):
+                return  # a batched sequence has it: new requests copy it from there
             start = time.monotonic()
             how = ensure_prefix(llm, tokens, spec_for(self.size).sha256, state_dir())
             if how != "cached":
@@ -297,13 +310,14 @@ class LocalModel:
         self,
         llm: Any,
         prompt: str,
-        prefix: str,
         code_execution: bool,
         options: GenerateOptions,
         on_text: TextSink | None,
-        temperature: float,
-        seed: int | None = None,
+        scheduler: Scheduler | None = None,
     ) -> ModelTurn:
+        """One answer, continuing `options.prefill`: decoded alone through llama_cpp's own
+        completion, or with other requests' sequences by the `scheduler`."""
+        prefix = options.prefill
         tokens = llm.tokenize((prompt + prefix).encode(), add_bos=False, special=True)
         room = N_CTX - len(tokens)
         if room < 16:
@@ -311,9 +325,7 @@ class LocalModel:
                 f"the conversation ({len(tokens)} tokens) no longer fits the local model's "
                 f"context of {N_CTX} tokens"
             )
-        stats = GenerationStats(
-            prompt_tokens=len(tokens), reused_tokens=_common_prefix(llm, tokens)
-        )
+        stats = GenerationStats(prompt_tokens=len(tokens))
         streamer = ProseStreamer()
         text, finish, code_done = prefix, "STOP", False  # the prefill counts as model text
         streamer.feed(prefix)
@@ -321,27 +333,31 @@ class LocalModel:
         first: float | None = None
         if _stopping():
             raise Cancelled()
-        stream = llm.create_completion(
-            tokens,
-            max_tokens=min(options.max_output_tokens, room),
-            temperature=temperature,
-            seed=seed,
-            repeat_penalty=1.0,
-            stop=CHATML_STOP,
-            stream=True,
-        )
-        with contextlib.closing(stream), _aborted_is_cancelled():
-            for chunk in stream:
+        max_tokens = min(options.max_output_tokens, room)
+        if scheduler is None:
+            stats.reused_tokens = _common_prefix(llm, tokens)
+            chunks = _completion_chunks(llm, tokens, max_tokens, options)
+        else:
+            request = scheduler.submit(
+                tokens,
+                max_tokens=max_tokens,
+                temperature=options.temperature,
+                seed=options.seed or 0,
+            )
+            chunks = _scheduled_chunks(request)
+        with contextlib.closing(chunks), _aborted_is_cancelled():
+            for delta, cut in chunks:
                 if _stopping():  # checked at every token, streamed or not
                     raise Cancelled()
-                choice = chunk["choices"][0]
-                delta = choice.get("text") or ""
                 if first is None:
                     first = time.monotonic()
                 text += delta
+                if stop := _stop_string_in(text, len(prefix)):
+                    text = text[:stop]
+                    break
                 if on_text is not None and (shown := streamer.feed(delta)):
                     on_text(shown)
-                if choice.get("finish_reason") == "length":
+                if cut:
                     finish = "MAX_TOKENS"
                 if "\n" in delta and is_degenerate(text):  # a loop: the rest would be more of it
                     finish = "MAX_TOKENS"
@@ -352,6 +368,8 @@ class LocalModel:
                         code_done = True
                         break  # stop generating: the loop runs the code, then we continue
         end = time.monotonic()
+        if scheduler is not None:
+            stats.reused_tokens = request.reused
         generated = text[len(prefix) :]
         stats.output_tokens = len(llm.tokenize(generated.encode(), add_bos=False, special=True))
         stats.prompt_s = (first or end) - start
@@ -429,6 +447,68 @@ class LocalModel:
                 _to_turn(text, finish, bool(block and block.closed), code_execution, usage)
             )
         return turns
+
+
+def batching() -> bool:
+    """Whether a model loaded now decodes concurrent calls together (`$CODEXEC_BATCHING=1`;
+    `serve` sets it unless given --no-batching)."""
+    return os.environ.get("CODEXEC_BATCHING", "") == "1"
+
+
+def _scheduler(loaded: _Loaded) -> Scheduler:
+    with _load_lock:
+        if loaded.scheduler is None:
+            loaded.scheduler = Scheduler(loaded, first_seq=MAX_SEQUENCES, n_slots=BATCH_SLOTS)
+        return loaded.scheduler
+
+
+Chunks = Generator[tuple[str, bool], None, None]  # (text, cut at the token limit)
+
+
+def _completion_chunks(
+    llm: Any, tokens: list[int], max_tokens: int, options: GenerateOptions
+) -> Chunks:
+    stream = llm.create_completion(
+        tokens,
+        max_tokens=max_tokens,
+        temperature=options.temperature,
+        seed=options.seed,
+        repeat_penalty=1.0,
+        stop=CHATML_STOP,
+        stream=True,
+    )
+    with contextlib.closing(stream):
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            yield choice.get("text") or "", choice.get("finish_reason") == "length"
+
+
+def _scheduled_chunks(request: Request) -> Chunks:
+    """The request's text as it is decoded; closing this (or Ctrl-C) cancels the request."""
+    try:
+        while True:
+            try:
+                piece = request.pieces.get(timeout=0.05)
+            except queue.Empty:
+                if _stopping():
+                    raise Cancelled() from None
+                continue
+            if piece is None:
+                break
+            yield piece, False
+        if request.error:
+            raise ModelError(f"the local model failed: {request.error}")
+        if request.finish == "MAX_TOKENS":
+            yield "", True
+    finally:
+        request.cancel()
+
+
+def _stop_string_in(text: str, start: int) -> int | None:
+    """Where the first stop string in the generated part of `text` begins (llama_cpp's own
+    completion never returns them; the batched decoder does)."""
+    found = [i for s in CHATML_STOP if (i := text.find(s, start)) >= 0]
+    return min(found) if found else None
 
 
 @contextlib.contextmanager

@@ -71,7 +71,7 @@ def evaluate_prefix(llm: Any, tokens: list[int]) -> None:
         if a != b:
             break
         keep += 1
-    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm._ctx.ctx), -1, keep, -1)
+    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm._ctx.ctx), 0, keep, -1)
     llm.n_tokens = keep
     llm.eval(tokens[keep:])
 
@@ -109,7 +109,7 @@ def _restore(llm: Any, path: Path, tokens: list[int], model_sha: str) -> None:
     if wrong:
         raise ValueError(f"does not match: {', '.join(wrong)}")
     ctx = llm._ctx.ctx
-    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), -1, -1, -1)
+    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), 0, -1, -1)
     llm.n_tokens = 0
     buf = (ctypes.c_uint8 * len(payload)).from_buffer_copy(payload)
     if llama_cpp.llama_state_seq_set_data(ctx, buf, len(payload), 0) == 0:

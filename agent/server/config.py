@@ -48,6 +48,7 @@ class ServerConfig:
     model: str = "local"  # what the alias `default` maps to
     api_key: str | None = None
     max_concurrency: int = 4
+    batching: bool = True  # the local model decodes concurrent requests together (serve's main)
     queue_size: int = 64
     aliases: dict[str, str] = field(default_factory=dict)
     # None: aliases-only exactly when operator credentials are set (see operator_credentials)
@@ -157,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-steps", type=_positive, default=10, metavar="N", help="model calls per request (10)"
     )
     p.add_argument(
+        "--no-batching", dest="batching", action="store_false",
+        help="decode concurrent requests on the local model one at a time (by default they are "
+        "decoded together, continuous batching)",
+    )  # fmt: skip
+    p.add_argument(
         "--time-budget", type=float, default=300.0, metavar="S", help="seconds per request (300)"
     )
     p.add_argument(
@@ -239,6 +245,7 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
         allow_scripted=args.allow_scripted,
         max_body_bytes=int(args.max_body_mb * 2**20),
         max_steps=args.max_steps,
+        batching=args.batching,
         time_budget_s=args.time_budget,
         data_dir=args.data_dir,
         max_file_bytes=int(args.max_file_mb * 2**20),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import re
 import signal
 import uuid
@@ -404,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     config = parse_args(argv)
+    if config.batching:  # before the local model loads: its context is made for it
+        os.environ.setdefault("CODEXEC_BATCHING", "1")
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: with the default handler
     # that kills the process before atexit removes the zygote's workspaces and cgroups.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
