@@ -1,4 +1,4 @@
-"""`python -m benchmarks run|report|generate|sandbox|server`."""
+"""`python -m benchmarks run|report|generate|sandbox|server|model`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ COMMANDS = {
     "generate": ("benchmarks.generate", "rewrite the suite files from the seed"),
     "sandbox": ("benchmarks.sandbox_perf", "sandbox latency/throughput vs baselines"),
     "server": ("benchmarks.server_load", "load test of the HTTP server"),
+    "model": ("benchmarks.model_perf", "local model: concurrent server solves, decode speed"),
 }
 
 

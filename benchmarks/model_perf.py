@@ -1,0 +1,138 @@
+"""Speed of the embedded model: `python -m benchmarks model [--model local] [--repeats 3]`.
+
+- server: the same questions sent to our HTTP server one after another and then all at once
+  (2 and 4), medians over the repeats, with continuous batching on (the default of `serve`) or
+  off (`--no-batching`); the answers of the concurrent rounds are compared with the sequential
+  ones.
+- decode: tokens/s of our local backend against llama-cpp-python's own completion on the same
+  GGUF and threads (the floor), the same prompt, greedy, one after the other.
+Runs everything in this process; the machine should be otherwise idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+QUESTIONS = [
+    "How many times does the letter r occur in strawberry?",
+    "What is 17 * 23 + 4?",
+    "What is the sum of the integers from 1 to 100?",
+    "How many days are there from 2024-01-01 to 2024-03-01?",
+]
+
+
+def _solve(url: str, model: str, question: str) -> tuple[str, float]:
+    import httpx
+
+    body = {"contents": [{"parts": [{"text": question}]}], "tools": [{"codeExecution": {}}]}
+    start = time.perf_counter()
+    r = httpx.post(f"{url}/v1beta/models/{model}:generateContent", json=body, timeout=900)
+    r.raise_for_status()
+    return str(r.json().get("finalAnswer", "")), time.perf_counter() - start
+
+
+def _round(url: str, model: str, questions: list[str], together: bool) -> tuple[list[str], float]:
+    start = time.perf_counter()
+    if together:
+        with ThreadPoolExecutor(len(questions)) as pool:
+            answers = [a for a, _ in pool.map(lambda q: _solve(url, model, q), questions)]
+    else:
+        answers = [_solve(url, model, q)[0] for q in questions]
+    return answers, time.perf_counter() - start
+
+
+def server_rows(spec: str, repeats: int, batching: bool) -> list[str]:
+    from agent.server.background import serve_in_thread
+    from agent.server.config import ServerConfig
+
+    config = ServerConfig(aliases={"m": spec}, max_concurrency=4, batching=batching)
+    rows = []
+    with serve_in_thread(config) as server:
+        _solve(server.url, "m", "What is 2 + 2?")  # loads the model and its prompt prefix
+        for n in (2, 4):
+            questions = QUESTIONS[:n]
+            alone, together, same = [], [], 0
+            for _ in range(repeats):
+                answers, seconds = _round(server.url, "m", questions, together=False)
+                alone.append(seconds)
+                answers_together, seconds = _round(server.url, "m", questions, together=True)
+                together.append(seconds)
+                same += sum(a == b for a, b in zip(answers, answers_together, strict=True))
+            a, t = statistics.median(alone), statistics.median(together)
+            rows.append(
+                f"| {'on' if batching else 'off'} | {n} | {a:.1f} | {t:.1f} | {t / a:.2f} "
+                f"| {same}/{n * repeats} |"
+            )
+    return rows
+
+
+def decode_rows(size: str, tokens: int) -> list[str]:
+    """Our backend's tokens/s against llama_cpp's own completion on the same GGUF."""
+    from llama_cpp import Llama
+
+    from agent.models.base import GenerateOptions
+    from agent.models.local import LocalModel, _threads
+    from agent.parts import Message
+    from agent.weights import model_path
+
+    prompt = "Write a long story about a lighthouse keeper. Do not write any code."
+    ours = LocalModel(size)
+    options = GenerateOptions(max_output_tokens=tokens)
+    ours.generate("", [Message.user("Hi")], code_execution=False, options=options)  # warm
+    ours.generate("", [Message.user(prompt)], code_execution=False, options=options)
+    mine = ours.last_stats
+    floor = Llama(model_path=str(model_path(size)), n_ctx=2048, n_threads=_threads(), verbose=False)
+    text = f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+    floor.create_completion(text, max_tokens=8, temperature=0.0)  # warm
+    first: float | None = None
+    n = 0
+    for _ in floor.create_completion(text, max_tokens=tokens, temperature=0.0, stream=True):
+        first = first or time.perf_counter()
+        n += 1
+    end = time.perf_counter()
+    theirs = n / (end - first) if first is not None and end > first else 0.0  # as ours counts
+    return [
+        f"| ours (agent.models.local) | {mine.output_tokens} | {mine.tokens_per_s:.1f} |",
+        f"| llama-cpp-python completion | {n} | {theirs:.1f} |",
+    ]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks model", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--model", default="local", help="local, local:0.5b (local)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--no-batching", dest="batching", action="store_false")
+    p.add_argument("--skip-decode", action="store_true", help="only the server rounds")
+    p.add_argument("--tokens", type=int, default=128, help="tokens generated for decode speed")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.repeats < 1:
+        print("--repeats must be >= 1", file=sys.stderr)
+        return 2
+    # before the model loads: its context is made for batching
+    os.environ["CODEXEC_BATCHING"] = "1" if args.batching else "0"
+    size = args.model.partition(":")[2] or "1.5b"
+    print(f"{args.model}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+    print("\n| batching | questions | one after another s | all at once s | ratio | same answers |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in server_rows(args.model, args.repeats, args.batching):
+        print(row, flush=True)
+    if not args.skip_decode:
+        print("\n| decoder | tokens | tokens/s |\n|---|---:|---:|")
+        for row in decode_rows(size, args.tokens):
+            print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
