@@ -174,3 +174,34 @@ def test_serve_tls_flags(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         parse_args(["--ssl-certfile", "c.pem"])
     assert "ssl_certfile" not in uvicorn_options(parse_args([]))
+
+
+@pytest.mark.slow  # the real 1.5B model
+def test_live_session_with_the_local_model(tls, start_server) -> None:
+    """Issue 15: a Live session (wss, the SDK's `aio.live.connect`) end to end on the real 1.5B:
+    the model writes code, the sandbox runs it, the answer comes back in the same turn."""
+    cert, key = tls
+    server = start_server(ssl_certfile=cert, ssl_keyfile=key, aliases={"gemini-live": "local"})
+    config = types.LiveConnectConfig(
+        response_modalities=["TEXT"],
+        tools=[types.Tool(code_execution=types.ToolCodeExecution())],
+    )
+
+    async def talk():
+        client = _client(server.url, cert)
+        async with client.aio.live.connect(model="gemini-live", config=config) as session:
+            await session.send_client_content(
+                turns=types.Content(
+                    role="user", parts=[types.Part(text="What is 123456 * 654321?")]
+                ),
+                turn_complete=True,
+            )
+            return await _turn(session)
+
+    messages = asyncio.run(talk())
+    parts = _parts(messages)
+    assert any(p.executable_code for p in parts)
+    results = [p.code_execution_result for p in parts if p.code_execution_result]
+    assert results and "80779853376" in results[0].output
+    assert "80779853376" in "".join(p.text for p in parts if p.text)
+    assert messages[-1].server_content.turn_complete
