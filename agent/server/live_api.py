@@ -16,8 +16,11 @@ The SDK always connects with wss:// (it swaps the base URL's scheme), so `serve`
   `{"tool_response": {"functionResponses": [...]}}` continues the turn.
 One model object serves the session; each run gets its own sandbox session (variables do not carry over between runs; the code and
 its output are in the conversation). Errors close the socket with code 1007/1008/1011 and the
-message as the reason, as Gemini does. Not supported: audio and video input or output, session
-resumption, context window compression, `send_context_update`.
+message as the reason, as Gemini does. Session resumption: with `setup.sessionResumption` the
+server sends a `sessionResumptionUpdate` handle at the end of each turn (before `turnComplete`); connecting again with
+`sessionResumption.handle` continues that conversation (live_resume.py; it survives a restart).
+Not supported: audio and video input or output, context window compression,
+`send_context_update`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from agent.parts import FunctionCallPart, TextPart, part_to_gemini
 from agent.server import files_api
 from agent.server.config import ServerConfig
 from agent.server.errors import ApiError
+from agent.server.live_resume import LiveResume
 from agent.server.pool import END
 from agent.server.wire import ParsedRequest, parse_request
 
@@ -85,6 +89,8 @@ class _Session:
         self.model = ""
         self.backend: Any = None  # the model object, built by the first run
         self.pending_calls: set[str] = set()  # function call ids awaiting tool responses
+        self.resumable = False  # the client asked for session resumption handles
+        self.handle: str | None = None  # the latest handle sent
 
     async def serve(self) -> None:
         first = await self._receive()
@@ -142,6 +148,26 @@ class _Session:
             },
         }
         self.spec, self.model = spec, model.removeprefix("models/")
+        resumption = setup.get("sessionResumption", setup.get("session_resumption"))
+        if isinstance(resumption, dict):
+            self.resumable = True
+            if handle := resumption.get("handle"):
+                self.contents = self._resume().load(self._owner(), self.model, str(handle))
+                self.handle = str(handle)
+
+    def _resume(self) -> LiveResume:
+        return LiveResume(files_api.store_of(self.ws))  # type: ignore[arg-type]
+
+    def _owner(self) -> str:
+        return files_api.owner_of(self.ws, self.config)  # type: ignore[arg-type]
+
+    async def _send_handle(self) -> None:
+        """Keep the conversation under a new handle and tell the client."""
+        self.handle = await asyncio.to_thread(
+            self._resume().save, self._owner(), self.model, self.contents, self.handle
+        )
+        update = {"newHandle": self.handle, "resumable": True}
+        await self.ws.send_json({"sessionResumptionUpdate": update})
 
     async def _receive(self) -> dict[str, Any]:
         raw = await self.ws.receive()
@@ -203,6 +229,8 @@ class _Session:
             self.pending_calls = {str(c["id"]) for c in calls}
             await self.ws.send_json({"toolCall": {"functionCalls": calls}})
             return
+        if self.resumable:  # before the turn ends: a client reading this turn sees it
+            await self._send_handle()
         message: dict[str, Any] = {
             "serverContent": {"generationComplete": True, "turnComplete": True}
         }

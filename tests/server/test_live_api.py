@@ -144,6 +144,55 @@ def test_live_function_call_and_tool_response(tls, start_server, script, created
     assert "1.5" in str(history[-1].parts)  # the tool response reached the model
 
 
+def test_live_session_resumes_after_a_restart(
+    tls, start_server, script, created_models, tmp_path
+) -> None:
+    """sessionResumption: a handle comes with each turn; a new connection with it (to a
+    restarted server) continues the conversation; an unknown handle is refused."""
+    cert, key = tls
+
+    def start(reply: str):  # a new scripted model each time, as after a restart
+        return start_server(
+            ssl_certfile=cert,
+            ssl_keyfile=key,
+            data_dir=tmp_path / "data",
+            aliases={"m": script([{"text": reply}])},
+        )
+
+    def config(handle: str | None) -> types.LiveConnectConfig:
+        return types.LiveConnectConfig(
+            response_modalities=["TEXT"],
+            session_resumption=types.SessionResumptionConfig(handle=handle),
+        )
+
+    async def say(url: str, text: str, handle: str | None) -> list:
+        client = _client(url, cert)
+        async with client.aio.live.connect(model="m", config=config(handle)) as session:
+            await session.send_client_content(
+                turns=types.Content(role="user", parts=[types.Part(text=text)]),
+                turn_complete=True,
+            )
+            return await _turn(session)
+
+    first_server = start("Noted: 7.")
+    first = asyncio.run(say(first_server.url, "Remember the number 7.", None))
+    [update] = [m.session_resumption_update for m in first if m.session_resumption_update]
+    assert update.resumable and update.new_handle
+    first_server.stop()
+
+    second_server = start("It was 7.")
+    second = asyncio.run(say(second_server.url, "Which number was it?", update.new_handle))
+    assert "".join(p.text for p in _parts(second) if p.text) == "It was 7."
+    history = created_models[-1].calls[-1]["history"]
+    assert [m.text() for m in history] == [
+        "Remember the number 7.",
+        "Noted: 7.",
+        "Which number was it?",
+    ]
+    with pytest.raises(Exception, match="(?i)resumption handle"):
+        asyncio.run(say(second_server.url, "Hello?", "live-nosuch"))
+
+
 def test_live_refuses_audio_and_unknown_models(tls, start_server, script) -> None:
     cert, key = tls
     server = start_server(
