@@ -76,7 +76,8 @@ def decode_rows(size: str, tokens: int) -> list[str]:
     from llama_cpp import Llama
 
     from agent.models.base import GenerateOptions
-    from agent.models.local import LocalModel, _threads
+    from agent.models.local import LocalModel
+    from agent.models.local_runtime import _threads
     from agent.parts import Message
     from agent.weights import model_path
 

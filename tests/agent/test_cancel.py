@@ -14,6 +14,7 @@ import pytest
 
 from agent import Agent, TextDelta
 from agent.models import cancel, local
+from agent.models import local_runtime as runtime
 from agent.models.base import GenerateOptions, ModelTurn
 from agent.models.local import LocalModel
 
@@ -81,13 +82,13 @@ def _chunk(text: str) -> dict:
 def endless(monkeypatch):
     """Makes the local 0.5B model an EndlessLlama; returns (fake, its _Loaded)."""
     made: list[EndlessLlama] = []
-    monkeypatch.setattr(local, "_closing", threading.Event(), raising=False)
+    monkeypatch.setattr(runtime, "_closing", threading.Event(), raising=False)
 
     def make(**kwargs) -> tuple[EndlessLlama, local._Loaded]:
         fake = EndlessLlama(**kwargs)
         loaded = local._Loaded(fake)
         monkeypatch.setattr(local, "_load", lambda size: loaded)
-        monkeypatch.setattr(local, "_models", {"0.5b": loaded})
+        monkeypatch.setattr(runtime, "_models", {"0.5b": loaded})
         made.append(fake)
         return fake, loaded
 
@@ -162,7 +163,7 @@ def test_exit_stops_a_running_generation_before_freeing_the_model(endless):
     worker.start()
     fake.wait_decoding()
     start = time.monotonic()
-    local._close_all()
+    runtime._close_all()
     assert time.monotonic() - start < 1.0
     assert fake.closed and not fake.closed_while_decoding
     worker.join(1.0)
@@ -172,7 +173,7 @@ def test_exit_stops_a_running_generation_before_freeing_the_model(endless):
 
 def test_exit_leaks_a_model_that_does_not_stop_decoding_instead_of_freeing_it(endless, monkeypatch):
     fake, loaded = endless(stuck_s=5.0)
-    monkeypatch.setattr(local, "CLOSE_WAIT_S", 0.2, raising=False)
+    monkeypatch.setattr(runtime, "CLOSE_WAIT_S", 0.2, raising=False)
     model = LocalModel("0.5b", few_shot=False)
     worker = threading.Thread(
         target=lambda: model.generate("sys", [], code_execution=False, options=GenerateOptions()),
@@ -181,10 +182,10 @@ def test_exit_leaks_a_model_that_does_not_stop_decoding_instead_of_freeing_it(en
     worker.start()
     assert fake.decoding.wait(2)
     start = time.monotonic()
-    local._close_all()
+    runtime._close_all()
     assert time.monotonic() - start < 0.2 + 0.5
     assert not fake.closed
-    assert loaded in local._leaked
+    assert loaded in runtime._leaked
 
 
 def test_a_call_waiting_for_the_model_gives_up_when_cancelled(endless):

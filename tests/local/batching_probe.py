@@ -10,7 +10,8 @@ import time
 
 from agent.models import cancel
 from agent.models.base import GenerateOptions
-from agent.models.local import LocalModel, _models
+from agent.models.local import LocalModel
+from agent.models.local_runtime import _models
 from agent.parts import CodePart, Message, ResultPart
 from agent.strategies import TextProtocol
 

@@ -53,9 +53,9 @@ def model():
 
 
 def _loaded():
-    from agent.models import local
+    from agent.models import local_runtime
 
-    return local._models["0.5b"]
+    return local_runtime._models["0.5b"]
 
 
 def _free_within(seconds: float) -> float | None:
