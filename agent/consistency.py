@@ -247,11 +247,11 @@ def first_turns(
     """`n` first answers (the first greedy, the rest sampled): one batch where the backend
     offers it, else n calls. They are made in a worker thread that is cancelled at `deadline`
     (monotonic; `agent.model_call.OutOfTime` then) or on Ctrl-C."""
-    from agent.loop import _prewarm_sandbox
+    from agent.execute import prewarm_sandbox
     from agent.model_call import call_model
 
     if agent.code_execution:
-        _prewarm_sandbox()
+        prewarm_sandbox()
     prompt = agent._prompt(history, inputs, agent.code_execution)
     first = agent.strategy.first_attempt(history, code_execution=agent.code_execution)
     options = agent.call_options(first, prompt, agent.options)

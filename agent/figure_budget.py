@@ -5,7 +5,7 @@ max_figures_total_bytes); a solve has many runs, and every figure stays in the h
 response and the server's memory. The loop wraps its sandbox once:
 
     budget = FigureBudget.from_env()
-    sandbox = budget.wrap(_open_sandbox(...))
+    sandbox = budget.wrap(open_sandbox(...))
 
 and every `sandbox.run(...)` then returns only the figures that still fit; the dropped ones are
 announced in the run's stderr, so the model (and the user) is told.
@@ -16,7 +16,11 @@ CODEXEC_MAX_REQUEST_FIGURE_MB change them.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.execute import CodeSandbox
+    from sandbox import ExecutionResult, FileInfo
 
 DEFAULT_MAX_FIGURES = 8
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -70,18 +74,31 @@ class FigureBudget:
         stderr = f"{result.stderr}\n{note}" if result.stderr else note
         return result.model_copy(update={"figures": kept, "stderr": stderr})
 
-    def wrap(self, sandbox: Any) -> Any:
+    def wrap(self, sandbox: CodeSandbox) -> CodeSandbox:
         """`sandbox` with `run` filtered through `admit` (everything else passes through)."""
         return _BudgetedSandbox(sandbox, self)
 
 
 class _BudgetedSandbox:
-    def __init__(self, sandbox: Any, budget: FigureBudget) -> None:
+    def __init__(self, sandbox: CodeSandbox, budget: FigureBudget) -> None:
         self._sandbox = sandbox
         self._budget = budget
 
-    def run(self, *args: Any, **kwargs: Any) -> Any:
-        return self._budget.admit(self._sandbox.run(*args, **kwargs))
+    def run(self, code: str, timeout_s: float | None = None) -> ExecutionResult:
+        result: ExecutionResult = self._budget.admit(self._sandbox.run(code, timeout_s=timeout_s))
+        return result
+
+    def put_file(self, name: str, data: bytes | str) -> FileInfo:
+        return self._sandbox.put_file(name, data)
+
+    def list_files(self) -> list[FileInfo]:
+        return self._sandbox.list_files()
+
+    def read_file(self, name: str) -> bytes:
+        return self._sandbox.read_file(name)
+
+    def close(self) -> None:
+        self._sandbox.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sandbox, name)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Generator, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from agent import execute
 from agent.consistency import solve_checked, solve_sampled
 from agent.degenerate import is_degenerate, trim_loop
 from agent.events import Done, Event, TextDelta
+from agent.execute import CodeSandbox
 from agent.files import (
     InputFile,
     files_from_messages,
@@ -29,11 +30,13 @@ from agent.files import (
 from agent.model_call import OutOfTime, stream_call
 from agent.models import get_model
 from agent.models.base import GenerateOptions, Model, ModelError, ModelTurn
-from agent.observe import format_output
-from agent.parts import CodePart, ImagePart, Message, Part, ResultPart, TextPart
+from agent.parts import CodePart, Message, Part, TextPart
 from agent.result import SolveResult
 from agent.solve_state import SolveState
 from agent.strategies import Attempt, Prompt, Strategy, strategy_for
+
+if TYPE_CHECKING:
+    from sandbox import Limits
 
 DEFAULT_RUN_TIMEOUT_S = 30.0
 # A model call still running when the time budget ends may finish within this grace (a nearly
@@ -87,12 +90,13 @@ class Agent:
         time_budget_s: float = 300.0,
         system_instruction: str | None = None,
         options: GenerateOptions | None = None,
-        sandbox_limits: Any = None,  # sandbox.Limits
+        sandbox_limits: Limits | None = None,
         samples: int = 1,
         sample_temperature: float = SAMPLE_TEMPERATURE,
         recheck: int = RECHECK_SAMPLES,
         crosscheck: bool = False,
-        sandbox: Any = None,  # an open Sandbox to run code in, left open (a server environment)
+        sandbox: CodeSandbox | None = None,  # an open sandbox to run code in, left open (a server
+        # environment)
         strategy: Strategy | None = None,
     ) -> None:
         if max_steps < 1:
@@ -205,7 +209,7 @@ class Agent:
         )
         try:
             if run.code_on:
-                _prewarm_sandbox()  # its first start takes seconds: overlap it with the model
+                execute.prewarm_sandbox()  # its first start takes seconds: overlap it with the model
             while self._within_limits(run):
                 if not (yield from self._step(run, stream_text, first)):
                     break
@@ -312,10 +316,10 @@ class Agent:
         figures. Failed and repeated runs count towards the retry limit."""
         if run.sandbox is None:
             run.sandbox = run.figure_budget.wrap(
-                _open_sandbox(self.sandbox_limits, run.inputs, self.sandbox)
+                execute.open_sandbox(self.sandbox_limits, run.inputs, self.sandbox)
             )
         timeout = min(self.run_timeout_s, max(1.0, run.remaining()))
-        result, images, changed = _execute(run.sandbox, code, timeout, run.figures + 1)
+        result, images, changed = execute.execute(run.sandbox, code, timeout, run.figures + 1)
         run.figures += len(images)
         run.created.update(dict.fromkeys(changed))
         repeated = run.last_code is not None and code.strip() == run.last_code
@@ -358,46 +362,3 @@ class Agent:
         deadline: float,
     ) -> Generator[Event, None, tuple[ModelTurn, bool]]:
         return stream_call(self.model, prompt, code_on, options, stream_text, deadline)
-
-
-def _prewarm_sandbox() -> None:
-    def warm() -> None:
-        try:
-            import sandbox
-
-            sandbox.prewarm()
-        except Exception:  # opening the sandbox later reports the problem properly
-            pass
-
-    threading.Thread(target=warm, name="codexec-sandbox-prewarm", daemon=True).start()
-
-
-def _open_sandbox(limits: Any, inputs: list[InputFile], given: Any = None) -> Any:
-    from sandbox import Sandbox  # imported here: `import agent` stays light
-
-    if given is not None:
-        sandbox = given
-    else:
-        sandbox = Sandbox(limits=limits) if limits is not None else Sandbox()
-    try:
-        for f in inputs:
-            sandbox.put_file(f.name, f.data)
-    except BaseException:
-        if given is None:
-            sandbox.close()
-        raise
-    return sandbox
-
-
-def _execute(
-    sandbox: Any, code: str, timeout_s: float, first_figure: int
-) -> tuple[ResultPart, list[ImagePart], list[str]]:
-    """Run one code block: its ResultPart, its figures, the files it created or changed."""
-    try:
-        r = sandbox.run(code, timeout_s=timeout_s)
-    except Exception as exc:  # the sandbox itself broke: the model sees it as a failed run
-        output = f"Internal sandbox error: {type(exc).__name__}: {exc}"
-        return ResultPart(outcome="OUTCOME_FAILED", output=output, verdict="internal_error"), [], []
-    result = ResultPart(outcome=r.outcome, output=format_output(r, first_figure), verdict=r.verdict)
-    images = [ImagePart(mime_type=f.mime_type, data=f.data) for f in r.figures]
-    return result, images, [f.name for f in r.files]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agent.answer import answer_from_parts
 from agent.events import Event, PartDone
@@ -14,6 +14,9 @@ from agent.files import InputFile
 from agent.parts import Message, Part
 from agent.result import FinishReason, OutputFile, SolveResult
 from agent.usage import CallUsage, Usage
+
+if TYPE_CHECKING:
+    from agent.execute import CodeSandbox
 
 
 @dataclass
@@ -35,7 +38,7 @@ class SolveState:
     cut_offs: int = 0
     finish: FinishReason = "STOP"
     error: str | None = None
-    sandbox: Any = None  # a sandbox.Sandbox, opened when code first runs
+    sandbox: CodeSandbox | None = None  # opened when code first runs
     output_files: list[OutputFile] = field(default_factory=list)
 
     def remaining(self) -> float:

@@ -34,15 +34,15 @@ def make_script(tmp_path):
 @pytest.fixture
 def sandboxes(monkeypatch):
     """Every sandbox the loop opens in this test, in order (to check it was closed)."""
-    import agent.loop
+    import agent.execute
 
     opened: list[Any] = []
-    real_open = agent.loop._open_sandbox
+    real_open = agent.execute.open_sandbox
 
     def tracking_open(limits, inputs, given=None):
         sb = real_open(limits, inputs, given)
         opened.append(sb)
         return sb
 
-    monkeypatch.setattr(agent.loop, "_open_sandbox", tracking_open)
+    monkeypatch.setattr(agent.execute, "open_sandbox", tracking_open)
     return opened
