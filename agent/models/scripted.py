@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.models import cancel
 from agent.models.base import BadModelSpecError, GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.parts import (
     CodePart,
@@ -60,8 +61,12 @@ class ScriptedModel:
         if turn.get("error"):
             raise ModelError(str(turn["error"]))
         delay = float(turn.get("delay_s") or 0)
-        if delay:
-            time.sleep(delay)
+        if delay:  # as a real model would, it stops early when its call is cancelled
+            event = cancel.current()
+            if event is None:
+                time.sleep(delay)
+            elif event.wait(delay):
+                raise cancel.Cancelled()
         question = next((m.text() for m in history if m.role == "user"), "")
         text = str(turn.get("text") or "").replace("{question}", question)
         code = turn.get("code")

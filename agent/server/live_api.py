@@ -13,7 +13,10 @@ The SDK always connects with wss:// (it swaps the base URL's scheme), so `serve`
   `executableCode`, `codeExecutionResult`, images), then `{"serverContent":
   {"generationComplete": true, "turnComplete": true}, "usageMetadata": {...}}`;
 - the model's function calls come as `{"toolCall": {"functionCalls": [...]}}`; the client's
-  `{"tool_response": {"functionResponses": [...]}}` continues the turn.
+  `{"tool_response": {"functionResponses": [...]}}` continues the turn;
+- new input while a turn is being answered interrupts it: its run (and code) is stopped, what
+  it produced stays in the conversation, `{"serverContent": {"interrupted": true}}` is sent and
+  the new input is answered.
 One model object serves the session; each run gets its own sandbox session (variables do not carry over between runs; the code and
 its output are in the conversation). Errors close the socket with code 1007/1008/1011 and the
 message as the reason, as Gemini does. Session resumption: with `setup.sessionResumption` the
@@ -91,6 +94,8 @@ class _Session:
         self.pending_calls: set[str] = set()  # function call ids awaiting tool responses
         self.resumable = False  # the client asked for session resumption handles
         self.handle: str | None = None  # the latest handle sent
+        self.turn: asyncio.Future[None] | None = None  # the answer being made, if any
+        self.partial: list[dict[str, Any]] = []  # the parts of that answer so far
 
     async def serve(self) -> None:
         first = await self._receive()
@@ -99,35 +104,71 @@ class _Session:
             raise ApiError(400, "The first message must be {'setup': {...}}.")
         self._start(setup)
         await self.ws.send_json({"setupComplete": {}})
-        while True:
-            message = await self._receive()
-            if "client_content" in message or "clientContent" in message:
-                content = message.get("client_content") or message.get("clientContent") or {}
-                turns = content.get("turns") or []
-                for turn in turns:
-                    self.contents.append({"role": turn.get("role") or "user", **turn})
-                complete = content.get("turnComplete", content.get("turn_complete", False))
-                if complete and self.contents:
-                    await self._respond()
-            elif "realtime_input" in message or "realtimeInput" in message:
-                realtime = message.get("realtime_input") or message.get("realtimeInput") or {}
-                if realtime.get("text"):
-                    self.contents.append({"role": "user", "parts": [{"text": realtime["text"]}]})
-                    await self._respond()
-                elif set(realtime) - {"activityStart", "activityEnd", "audioStreamEnd"}:
-                    raise ApiError(400, "Only text input is supported by this server's Live API.")
-            elif "tool_response" in message or "toolResponse" in message:
-                reply = message.get("tool_response") or message.get("toolResponse") or {}
-                responses = reply.get("functionResponses") or []
-                self.contents.append(
-                    {"role": "user", "parts": [{"functionResponse": r} for r in responses]}
-                )
-                for r in responses:
-                    self.pending_calls.discard(str(r.get("id")))
-                if not self.pending_calls:
-                    await self._respond()
-            else:
-                raise ApiError(400, f"Unsupported message: {sorted(message)}")
+        receiving = asyncio.ensure_future(self._receive())
+        try:
+            while True:  # the client may speak while a turn is being answered: it interrupts it
+                waiting = {receiving} | ({self.turn} if self.turn else set())
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if self.turn is not None and self.turn in done:
+                    turn, self.turn = self.turn, None
+                    turn.result()  # an error ends the session (closed with its code)
+                if receiving in done:
+                    message = receiving.result()
+                    receiving = asyncio.ensure_future(self._receive())
+                    await self._handle(message)
+        finally:
+            receiving.cancel()
+            if self.turn is not None:
+                self.turn.cancel()  # stops the run and its code
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        if "client_content" in message or "clientContent" in message:
+            content = message.get("client_content") or message.get("clientContent") or {}
+            turns = content.get("turns") or []
+            if turns:
+                await self._interrupt()
+            for turn in turns:
+                self.contents.append({"role": turn.get("role") or "user", **turn})
+            complete = content.get("turnComplete", content.get("turn_complete", False))
+            if complete and self.contents:
+                await self._interrupt()
+                self._answer()
+        elif "realtime_input" in message or "realtimeInput" in message:
+            realtime = message.get("realtime_input") or message.get("realtimeInput") or {}
+            if realtime.get("text"):
+                await self._interrupt()
+                self.contents.append({"role": "user", "parts": [{"text": realtime["text"]}]})
+                self._answer()
+            elif set(realtime) - {"activityStart", "activityEnd", "audioStreamEnd"}:
+                raise ApiError(400, "Only text input is supported by this server's Live API.")
+        elif "tool_response" in message or "toolResponse" in message:
+            reply = message.get("tool_response") or message.get("toolResponse") or {}
+            responses = reply.get("functionResponses") or []
+            self.contents.append(
+                {"role": "user", "parts": [{"functionResponse": r} for r in responses]}
+            )
+            for r in responses:
+                self.pending_calls.discard(str(r.get("id")))
+            if not self.pending_calls:
+                self._answer()
+        else:
+            raise ApiError(400, f"Unsupported message: {sorted(message)}")
+
+    def _answer(self) -> None:
+        self.turn = asyncio.ensure_future(self._respond())
+
+    async def _interrupt(self) -> None:
+        """New input while a turn is being answered: stop it (its run and code), keep what it
+        had produced in the conversation, and tell the client, as Gemini does."""
+        if self.turn is None or self.turn.done():
+            return
+        turn, self.turn = self.turn, None
+        turn.cancel()
+        await asyncio.gather(turn, return_exceptions=True)
+        if self.partial:
+            self.contents.append({"role": "model", "parts": self.partial})
+        self.partial = []
+        await self._content({"interrupted": True})
 
     def _start(self, setup: dict[str, Any]) -> None:
         from agent.server import http
@@ -197,6 +238,7 @@ class _Session:
             raise ApiError(429, "Resource has been exhausted: too many requests.")
         run = pool.start(self._opener(parsed), asyncio.get_running_loop())
         parts: list[dict[str, Any]] = []
+        self.partial = parts
         calls: list[dict[str, Any]] = []
         usage = None
         error: ApiError | None = None
@@ -218,6 +260,7 @@ class _Session:
         except BaseException:
             run.stop()
             raise
+        self.partial = []
         if error is not None:
             raise error
         if parts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -191,6 +192,39 @@ def test_live_session_resumes_after_a_restart(
     ]
     with pytest.raises(Exception, match="(?i)resumption handle"):
         asyncio.run(say(second_server.url, "Hello?", "live-nosuch"))
+
+
+def test_new_input_interrupts_the_answer_being_made(tls, start_server, script, created_models):
+    """Speaking while the model answers stops that answer (`interrupted`), then the new input
+    is answered; the slow call does not hold the session up."""
+    cert, key = tls
+    slow_then_fast = [{"text": "Slow.", "delay_s": 30}, {"text": "Fast answer."}]
+    server = start_server(ssl_certfile=cert, ssl_keyfile=key, aliases={"m": script(slow_then_fast)})
+    config = types.LiveConnectConfig(response_modalities=["TEXT"])
+
+    async def talk() -> list:
+        client = _client(server.url, cert)
+        async with client.aio.live.connect(model="m", config=config) as session:
+            for text in ("Tell me everything.", "Actually, just the short answer."):
+                await session.send_client_content(
+                    turns=types.Content(role="user", parts=[types.Part(text=text)]),
+                    turn_complete=True,
+                )
+                await asyncio.sleep(0.5)
+            return await _turn(session)
+
+    start = time.monotonic()
+    messages = asyncio.run(talk())
+    assert time.monotonic() - start < 10
+    flags = [m.server_content.interrupted for m in messages if m.server_content]
+    assert True in flags
+    assert "".join(p.text for p in _parts(messages) if p.text) == "Fast answer."
+    assert messages[-1].server_content.turn_complete
+    history = created_models[-1].calls[-1]["history"]
+    assert [m.text() for m in history] == [
+        "Tell me everything.",
+        "Actually, just the short answer.",
+    ]
 
 
 def test_live_refuses_audio_and_unknown_models(tls, start_server, script) -> None:
