@@ -42,9 +42,15 @@ def _env(*names: str) -> str | None:
 
 
 def _local(arg: str) -> Model:
+    from agent.models.gguf_file import is_path_spec
+
     size = (arg or "1.5b").lower()
-    if size not in LOCAL_SIZES:
-        raise BadModelSpecError(f"unknown local model size {arg!r}; use local:1.5b or local:0.5b")
+    if is_path_spec(arg):
+        size = arg  # a GGUF file of the user's own: checked by LocalModel
+    elif size not in LOCAL_SIZES:
+        raise BadModelSpecError(
+            f"unknown local model {arg!r}; use local:1.5b, local:0.5b or local:/path/to/model.gguf"
+        )
     from agent.models.local import LocalModel
 
     return LocalModel(size)

@@ -20,6 +20,7 @@ from agent.degenerate import is_degenerate
 from agent.models.base import GenerateOptions, ModelError, ModelTurn, TextSink
 from agent.models.cancel import Cancelled
 from agent.models.fenced import CHATML_STOP, ProseStreamer, find_code_block, render_history
+from agent.models.gguf_file import ChatTemplate
 from agent.models.local_runtime import (
     MAX_SEQUENCES,
     N_CTX,
@@ -40,11 +41,16 @@ ASSISTANT_HEADER = "<|im_start|>assistant\n"
 
 def render_chatml(system: str, history: list[Message]) -> str:
     """The Qwen2.5 chat template, ending with the open assistant header."""
-    out = [f"<|im_start|>system\n{system}<|im_end|>\n"] if system else []
-    for message in render_history(history):
-        out.append(f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n")
-    out.append(ASSISTANT_HEADER)
-    return "".join(out)
+    return chatml(_messages(system, history), open_turn=True)
+
+
+def chatml(messages: list[dict[str, str]], open_turn: bool) -> str:
+    out = [f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages]
+    return "".join(out) + (ASSISTANT_HEADER if open_turn else "")
+
+
+def _messages(system: str, history: list[Message]) -> list[dict[str, str]]:
+    return ([{"role": "system", "content": system}] if system else []) + render_history(history)
 
 
 @dataclass
@@ -63,23 +69,49 @@ class GenerationStats:
 
 
 class LocalModel:
-    """A provider: renders the conversation as ChatML, continues `options.prefill` if given, and
+    """A provider: renders the conversation (ChatML, or a GGUF file's own template), continues `options.prefill` if given, and
     keeps the state of the first `options.shared_prefix` messages (worked examples) cached.
     `few_shot` and `prefill` configure the strategy it asks for (`default_strategy`)."""
 
     supports_prefill = True
 
     def __init__(self, size: str = "1.5b", *, few_shot: bool = True, prefill: bool = True) -> None:
+        """`size`: one of the embedded models (1.5b, 0.5b), or the path of a GGUF file."""
+        from agent.models.gguf_file import checked_gguf, file_identity, is_path_spec
         from agent.weights import spec_for
 
-        try:
-            self.size = spec_for(size).size
-        except Exception as e:  # WeightsError: unknown size
-            raise ModelError(str(e)) from e
-        self.spec = "local" if self.size == "1.5b" else f"local:{self.size}"
+        self.path = None
+        if is_path_spec(size):
+            self.path = checked_gguf(size)
+            self.size = self.key = str(self.path)
+            self.identity = file_identity(self.path)
+            self.spec = f"local:{size}"
+        else:
+            try:
+                gguf = spec_for(size)
+            except Exception as e:  # WeightsError: unknown size
+                raise ModelError(str(e)) from e
+            self.size = self.key = gguf.size
+            self.identity = gguf.sha256
+            self.spec = "local" if self.size == "1.5b" else f"local:{self.size}"
         self.few_shot = few_shot
         self.prefill = prefill
         self.last_stats = GenerationStats()
+        self._template: ChatTemplate | None = None
+
+    def render(self, system: str, history: list[Message], open_turn: bool = True) -> str:
+        """The prompt text: ChatML for the embedded models, else the file's own template."""
+        if self.path is None:
+            return chatml(_messages(system, history), open_turn)
+        if self._template is None:
+            self._template = ChatTemplate(_load(self.key).llm)
+        return self._template.render(_messages(system, history), open_turn)
+
+    def prompt_tokens(self, system: str, history: list[Message]) -> int:
+        """Tokens of the prompt for this conversation (loads the model once)."""
+        llm = _load(self.key).llm
+        text = self.render(system, history)
+        return len(llm.tokenize(text.encode(), add_bos=False, special=True))
 
     def default_strategy(self) -> Any:
         from agent.strategies import TextProtocol
@@ -95,9 +127,9 @@ class LocalModel:
         options: GenerateOptions,
         on_text: TextSink | None = None,
     ) -> ModelTurn:
-        loaded = _load(self.size)
+        loaded = _load(self.key)
         self._keep_prefix(loaded, system, history[: options.shared_prefix])
-        prompt = render_chatml(system, history)
+        prompt = self.render(system, history)
         if loaded.batched:
             scheduler = scheduler_of(loaded)
             return self._generate(loaded.llm, prompt, code_execution, options, on_text, scheduler)
@@ -108,17 +140,16 @@ class LocalModel:
         """Restore (or compute and save) the KV state of the fixed prefix: the system prompt and
         worked examples every solve starts with."""
         from agent.models.prefix_cache import ensure_prefix, state_dir
-        from agent.weights import spec_for
 
         if not hasattr(loaded.llm, "_ctx"):  # not a llama_cpp.Llama (a test double)
             return
-        text = render_chatml(system, shots).removesuffix(ASSISTANT_HEADER)
+        text = self.render(system, shots, open_turn=False)
         with loaded.hold() as llm, _aborted_is_cancelled():
             tokens = llm.tokenize(text.encode(), add_bos=False, special=True)
             if loaded.scheduler is not None and loaded.scheduler.holds(tokens):
                 return  # a batched sequence has it: new requests copy it from there
             start = time.monotonic()
-            how = ensure_prefix(llm, tokens, spec_for(self.size).sha256, state_dir())
+            how = ensure_prefix(llm, tokens, self.identity, state_dir())
             if how != "cached":
                 log.info(
                     "prompt prefix of %d tokens %s in %.2f s",
@@ -216,8 +247,8 @@ class LocalModel:
         the rest sampled at `temperature`): self-consistency at a fraction of n calls' cost."""
         from agent.models.local_batch import sample_continuations
 
-        loaded = _load(self.size)
-        prompt = render_chatml(system, history)
+        loaded = _load(self.key)
+        prompt = self.render(system, history)
         prefix = options.prefill
         self._keep_prefix(loaded, system, history[: options.shared_prefix])
 

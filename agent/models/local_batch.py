@@ -128,7 +128,12 @@ def _pick(logits: np.ndarray, temperature: float, rng: np.random.Generator) -> i
 
 
 def _end_tokens(llm: object) -> set[int]:
+    import llama_cpp
+
     ends = {llm.token_eos()}  # type: ignore[attr-defined]
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)  # type: ignore[attr-defined]
+    if vocab is not None and (eot := llama_cpp.llama_vocab_eot(vocab)) >= 0:
+        ends.add(eot)  # the end of a turn (Llama 3's <|eot_id|>, ...)
     for special in ("<|im_end|>", "<|endoftext|>", "<|im_start|>"):
         ids = llm.tokenize(special.encode(), add_bos=False, special=True)  # type: ignore[attr-defined]
         if len(ids) == 1:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agent.models import cancel
@@ -74,6 +75,7 @@ def _stopping() -> bool:
 
 
 def _load(size: str) -> _Loaded:
+    """The model `size` (1.5b, 0.5b, or the absolute path of a GGUF file), loaded once."""
     with _load_lock:
         if size not in _models:
             try:
@@ -85,12 +87,15 @@ def _load(size: str) -> _Loaded:
             from agent.weights import WeightsError, model_path
 
             try:
-                path = model_path(size)
+                path = Path(size) if os.path.isabs(size) else model_path(size)
             except WeightsError as e:
                 raise ModelError(str(e)) from e
             threads = _threads()
-            with without_extra_buffers():
-                llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
+            try:
+                with without_extra_buffers():
+                    llm = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False)
+            except ValueError as e:  # llama.cpp could not load it
+                raise ModelError(f"{path} is not a usable GGUF model: {e}") from e
             batched = batching()
             if batched:
                 _allow_sequences(llm, MAX_SEQUENCES + BATCH_SLOTS, BATCH_N_CTX)

@@ -17,7 +17,6 @@ def render_first_prompt(prompt: Prompt) -> str:
 
 
 def count_prompt_tokens(size: str, prompt: Prompt) -> int:
-    """Tokens of the first prompt for `local:SIZE` (loads the model once, like a solve would)."""
-    text = render_first_prompt(prompt)
-    llm = local._load(size).llm
-    return len(llm.tokenize(text.encode(), add_bos=False, special=True))
+    """Tokens of the first prompt for `local:SIZE` (a size or a GGUF path; loads the model once,
+    like a solve would)."""
+    return local.LocalModel(size).prompt_tokens(prompt.system, prompt.history)

@@ -124,13 +124,12 @@ def estimate(system: str, history: list[Message]) -> int:
 
 
 def _local(size: str, prompt: Prompt) -> int:
-    from agent.models import LOCAL_SIZES
+    from agent.models.gguf_file import is_path_spec
     from agent.models.local_tokens import count_prompt_tokens
 
-    size = size.lower()
-    if size not in LOCAL_SIZES:
+    if not is_path_spec(size) and size.lower() not in ("1.5b", "0.5b"):
         raise BadModelSpecError(f"unknown local model size {size!r}; use local:1.5b or local:0.5b")
-    return count_prompt_tokens(size, prompt)
+    return count_prompt_tokens(size if is_path_spec(size) else size.lower(), prompt)
 
 
 def _anthropic(spec: str, system: str, history: list[Message], parsed: ParsedRequest) -> int:
