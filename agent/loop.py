@@ -300,8 +300,8 @@ class Agent:
         )
         while attempt is not None:
             call = self.call_options(attempt, prompt, options)
-            turn, streamed = yield from self._generate(
-                prompt, run.code_on, call, stream_text and attempt.stream, deadline
+            turn, streamed = yield from stream_call(
+                self.model, prompt, run.code_on, call, stream_text and attempt.stream, deadline
             )
             run.calls.append(turn.usage)
             tried.append(turn)
@@ -352,13 +352,3 @@ class Agent:
         finally:
             if self.sandbox is None:
                 run.sandbox.close()
-
-    def _generate(
-        self,
-        prompt: Prompt,
-        code_on: bool,
-        options: GenerateOptions,
-        stream_text: bool,
-        deadline: float,
-    ) -> Generator[Event, None, tuple[ModelTurn, bool]]:
-        return stream_call(self.model, prompt, code_on, options, stream_text, deadline)

@@ -30,7 +30,7 @@ from agent.models.local_runtime import (
     _stopping,
     scheduler_of,
 )
-from agent.models.local_scheduler import Request, Scheduler
+from agent.models.local_scheduler import Request, Scheduler, common_length
 from agent.parts import Message
 from agent.usage import CallUsage
 
@@ -373,10 +373,6 @@ def _to_turn(
 
 def _common_prefix(llm: Any, tokens: list[int]) -> int:
     """How many leading prompt tokens llama.cpp already has in its KV cache."""
-    cached = list(getattr(llm, "_input_ids", ())[: getattr(llm, "n_tokens", 0)])
-    n = 0
-    for a, b in zip(cached, tokens, strict=False):
-        if a != b:
-            break
-        n += 1
-    return n
+    return common_length(
+        list(getattr(llm, "_input_ids", ())[: getattr(llm, "n_tokens", 0)]), tokens
+    )

@@ -104,7 +104,7 @@ class Scheduler:
 
     def holds(self, tokens: list[int]) -> bool:
         """Whether a slot's cache starts with `tokens` (call with the model's lock held)."""
-        return any(_common(slot.tokens, tokens) == len(tokens) for slot in self.slots)
+        return any(common_length(slot.tokens, tokens) == len(tokens) for slot in self.slots)
 
     def _serve(self) -> None:
         while True:
@@ -152,11 +152,11 @@ class Scheduler:
                     return
                 request = self.pending.pop(0)
             prompt = request.tokens[:-1]  # the last token is always fed: it gives the logits
-            slot = max(free, key=lambda s: (_common(s.tokens, prompt), -s.used))
-            source, common = slot.seq, _common(slot.tokens, prompt)
+            slot = max(free, key=lambda s: (common_length(s.tokens, prompt), -s.used))
+            source, common = slot.seq, common_length(slot.tokens, prompt)
             seq0 = list(self.llm.input_ids[: self.llm.n_tokens])
             for seq, tokens in [(0, seq0)] + [(s.seq, s.tokens) for s in self.slots]:
-                if (n := _common(tokens, prompt)) > common:
+                if (n := common_length(tokens, prompt)) > common:
                     source, common = seq, n
             import llama_cpp
 
@@ -272,7 +272,7 @@ class Scheduler:
             request.pieces.put(DONE)
 
 
-def _common(a: list[int], b: list[int]) -> int:
+def common_length(a: list[int], b: list[int]) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
