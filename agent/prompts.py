@@ -54,14 +54,26 @@ REASON_FIRST = (
     "what). Do no arithmetic in your head. Then write ONE ```python block that follows your "
     "steps, with one variable per quantity, and prints the answer, then stop. "
 )
+SOLVE_FIRST = (
+    "First solve the problem in words, step by step, as you would on paper: what exactly the "
+    "question asks for, what each number in it means and how the numbers combine (per item or "
+    "per day, more or less than, a fraction of what), working out each step. Then write ONE "
+    "```python block that does the same steps, one variable per quantity, and prints the "
+    "answer, then stop. "
+)
 CODE_EXECUTION_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", CODE_FIRST)
+SOLVE_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", SOLVE_FIRST)
 THINK_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", THINK_FIRST)
 REASON_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", REASON_FIRST)
 
 
 # The think-first strategies, a plan in words before the code (experiment switch
 # CODEXEC_THINK_FIRST): 1 a short plan, 2 step-by-step reasoning.
-_THINK_FIRST_PROMPTS = {"1": THINK_FIRST_PROMPT, "2": REASON_FIRST_PROMPT}
+_THINK_FIRST_PROMPTS = {
+    "1": THINK_FIRST_PROMPT,
+    "2": REASON_FIRST_PROMPT,
+    "3": SOLVE_FIRST_PROMPT,
+}
 
 
 def _think_first_prompt() -> str | None:
@@ -221,7 +233,8 @@ EXAMPLES = (
         "print(sp.solve(sp.Eq((sam + 3) + (ben + 3), 41), ben))",
         "[15]",
         "15",
-        "Let Ben's age be the unknown; Sam is ben + 5. In 3 years both are 3 years older and their ages add up to 41.",
+        "Let Ben's age now be b; Sam is b + 5. In 3 years Ben is b + 3 and Sam is b + 8, and "
+        "(b + 3) + (b + 8) = 41, so 2b + 11 = 41 and b = 15.",
     ),
     Example(
         "A bakery bakes 40 loaves per hour on weekdays and 25 loaves per hour on Saturdays and "
@@ -233,7 +246,9 @@ EXAMPLES = (
         "print(per_week * weeks)",
         "4500",
         "4500",
-        "Asked: loaves in 3 weeks. A week has 5 weekdays at 40 loaves per hour and 2 weekend days at 25 per hour, 6 hours each day; the weekly total times 3.",
+        "Asked: loaves in 3 full weeks. A week has 5 weekdays and 2 weekend days. A weekday gives "
+        "40 * 6 = 240 loaves, a weekend day 25 * 6 = 150. One week: 5 * 240 + 2 * 150 = 1500 "
+        "loaves; 3 weeks: 3 * 1500 = 4500.",
     ),
     Example(
         "A bus travels 30 km at 40 km/h, waits 10 minutes, then travels 50 km at 60 km/h. "
@@ -242,7 +257,8 @@ EXAMPLES = (
         "minutes = 30 / 40 * 60 + 10 + 50 / 60 * 60\nprint(round(minutes))",
         "105",
         "105",
-        "Asked: the whole trip in minutes. Each leg takes km / (km/h) hours, times 60 for minutes; the 10-minute wait is added as it is.",
+        "Asked: the whole trip in minutes. The first leg takes 30 / 40 = 0.75 h = 45 minutes, the "
+        "second 50 / 60 h = 50 minutes, and the wait is 10 minutes: 45 + 10 + 50 = 105.",
     ),
     Example(
         "A recipe for 30 muffins uses 450 g of sugar. Mia wants to bake 200 muffins. Sugar is "
@@ -250,7 +266,8 @@ EXAMPLES = (
         "import math\nsugar = 450 / 30 * 200\nprint(sugar, math.ceil(sugar / 1000))",
         "3000.0 3",
         "3",
-        "Asked: whole bags. Sugar per muffin is 450 / 30 g, times 200 muffins; bags are the sugar / 1000 rounded up, since she cannot buy part of a bag.",
+        "Asked: whole bags. Sugar per muffin: 450 / 30 = 15 g; 200 muffins need 15 * 200 = 3000 g, "
+        "which is 3000 / 1000 = 3 bags, rounded up since she cannot buy part of a bag.",
     ),
 )
 

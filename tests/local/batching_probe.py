@@ -72,10 +72,12 @@ def main() -> None:
         report["long"] = cut.get("error")
         report["max_rows"] = scheduler.max_rows
         report["busy_after"] = sum(slot.request is not None for slot in scheduler.slots)
-        # a second turn of the first question: its first turn is still in a slot's cache
+        # a second turn of a conversation: its first turn is still in a slot's cache. (Not a
+        # first turn of the race above: a waiting request may have taken over its slot.)
+        first = first_answer(model, [Message.user(QUESTIONS[0])])
         ran = Message(
             role="model",
-            parts=[CodePart(code=turns[0].code), ResultPart(outcome="OUTCOME_OK", output="391\n")],
+            parts=[CodePart(code=first.code), ResultPart(outcome="OUTCOME_OK", output="391\n")],
         )
         first_answer(model, [Message.user(QUESTIONS[0]), ran])
         report["reused"] = model.last_stats.reused_tokens

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.models.base import GenerateOptions
+from agent.models.base import GenerateOptions, ModelTurn
 from agent.parts import CodePart, Message, ResultPart, TextPart
-from agent.prompts import system_prompt
+from agent.strategies import TextProtocol
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,12 +37,18 @@ def test_local_backend_stops_at_the_code_and_reuses_the_kv_cache() -> None:
     from agent.models.local import LocalModel
 
     model = LocalModel("0.5b")
-    system = system_prompt(True)
+    strategy = TextProtocol(prefill=False)  # the worked examples, as every solve sends them
+
+    def generate(history: list[Message], on_text=None) -> ModelTurn:
+        prompt = strategy.prompt(history, code_execution=True)
+        options = GenerateOptions(shared_prefix=prompt.shared)
+        return model.generate(
+            prompt.system, prompt.history, code_execution=True, options=options, on_text=on_text
+        )
+
     history = [Message.user("What is 123456789 * 987654321? Use Python.")]
     streamed: list[str] = []
-    turn = model.generate(
-        system, history, code_execution=True, options=GenerateOptions(), on_text=streamed.append
-    )
+    turn = generate(history, streamed.append)
     assert turn.finish_reason == "CODE" and turn.code
     assert "```" not in "".join(streamed)  # prose only, never the fence
     assert turn.usage.prompt_tokens > 100 and turn.usage.output_tokens > 5
@@ -58,7 +64,7 @@ def test_local_backend_stops_at_the_code_and_reuses_the_kv_cache() -> None:
             ],
         )
     )
-    turn2 = model.generate(system, history, code_execution=True, options=GenerateOptions())
+    turn2 = generate(history)
     assert "121932631112635269" in turn2.text.replace(",", "")
     # the second prompt extends the first: everything up to the generated code is reused
     assert model.last_stats.reused_tokens >= first.prompt_tokens + first.output_tokens - 4
