@@ -27,6 +27,7 @@ from agent.models import VALID_SPECS
 from agent.models.base import BadModelSpecError, MissingKeyError, ModelError
 from agent.parts import CodePart, FunctionCallPart, ImagePart, ResultPart, TextPart
 from agent.result import OutputFile, SolveResult
+from agent.strategies import STRATEGIES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_KEY = 0, 1, 2, 3
 _FINAL_MARKER = re.compile(r"final\s+answer", re.IGNORECASE)
@@ -42,7 +43,7 @@ def program_name(command: str = "") -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "serve":
-        from agent.server.http import main as serve_main
+        from agent.server.serve import main as serve_main
 
         return int(serve_main(argv[1:]) or 0)
     if argv and argv[0] == "mcp":
@@ -129,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also answer without code; when the answers differ, sample --recheck more solves "
         "with and without code and vote",
     )
+    solve.add_argument(
+        "--strategy",
+        choices=sorted(STRATEGIES),
+        default=None,
+        help="how a text model is prompted: code-first (code before any words) or solve-first "
+        "(the problem solved in words, then code doing the same steps); default: the model's own "
+        "(solve-first for local models, code-first for openai:)",
+    )
     sub.add_parser("serve", help="Gemini-compatible HTTP server (see `serve --help`)")
     sub.add_parser("mcp", help="MCP server on stdio with the run_python tool")
     return parser
@@ -167,6 +176,7 @@ def solve_command(args: argparse.Namespace) -> int:
             samples=args.samples,
             recheck=args.recheck,
             crosscheck=args.crosscheck,
+            strategy=args.strategy,
         )
     except MissingKeyError as exc:
         return _fail(str(exc), EXIT_KEY)

@@ -33,7 +33,7 @@ from agent.models.base import GenerateOptions, Model, ModelError, ModelTurn
 from agent.parts import CodePart, Message, Part, TextPart
 from agent.result import SolveResult
 from agent.solve_state import SolveState
-from agent.strategies import Attempt, Prompt, Strategy, strategy_for
+from agent.strategies import Attempt, Prompt, Strategy, named_strategy, strategy_for
 
 if TYPE_CHECKING:
     from sandbox import Limits
@@ -77,7 +77,8 @@ class Agent:
     code uses every number (0: never). crosscheck: with recheck, the model also answers once
     without code; when that answer differs, `recheck` more solves with code and as many without
     are sampled and all of them vote. strategy: how the model is prompted and how each step's
-    model calls are made (agent/strategies/); by default the one the model asks for.
+    model calls are made (agent/strategies/), or the name of one ("solve-first"); by default the
+    one the model asks for.
     """
 
     def __init__(
@@ -97,7 +98,7 @@ class Agent:
         crosscheck: bool = False,
         sandbox: CodeSandbox | None = None,  # an open sandbox to run code in, left open (a server
         # environment)
-        strategy: Strategy | None = None,
+        strategy: Strategy | str | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -125,6 +126,8 @@ class Agent:
         self.recheck = recheck
         self.crosscheck = crosscheck
         self.sandbox = sandbox
+        if isinstance(strategy, str):
+            strategy = named_strategy(strategy, self.model)
         self.strategy: Strategy = strategy or strategy_for(self.model)
 
     def run(

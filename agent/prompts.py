@@ -9,7 +9,6 @@ examples described inside the system prompt.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from agent.parts import CodePart, Message, ResultPart, TextPart
@@ -43,17 +42,6 @@ CODE_FIRST = (
     "Never work out results in your head: for every count, calculation, equation, date or data "
     "question, first write ONE ```python block that computes the answer and prints it, then stop. "
 )
-THINK_FIRST = (
-    "First say in one or two short sentences what the question asks for and how to get it from "
-    "the numbers it gives (no arithmetic in your head). Then write ONE ```python block that "
-    "computes the answer and prints it, then stop. "
-)
-REASON_FIRST = (
-    "First reason in words, step by step: what exactly the question asks for, what each number "
-    "in it means, and how they combine (per item or per day, more or less than, a percent of "
-    "what). Do no arithmetic in your head. Then write ONE ```python block that follows your "
-    "steps, with one variable per quantity, and prints the answer, then stop. "
-)
 SOLVE_FIRST = (
     "First solve the problem in words, step by step, as you would on paper: what exactly the "
     "question asks for, what each number in it means and how the numbers combine (per item or "
@@ -63,26 +51,6 @@ SOLVE_FIRST = (
 )
 CODE_EXECUTION_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", CODE_FIRST)
 SOLVE_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", SOLVE_FIRST)
-THINK_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", THINK_FIRST)
-REASON_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", REASON_FIRST)
-
-
-# The think-first strategies, a plan in words before the code (experiment switch
-# CODEXEC_THINK_FIRST): 1 a short plan, 2 step-by-step reasoning.
-_THINK_FIRST_PROMPTS = {
-    "1": THINK_FIRST_PROMPT,
-    "2": REASON_FIRST_PROMPT,
-    "3": SOLVE_FIRST_PROMPT,
-}
-
-
-def _think_first_prompt() -> str | None:
-    return _THINK_FIRST_PROMPTS.get(os.environ.get("CODEXEC_THINK_FIRST", ""))
-
-
-def think_first() -> bool:
-    """Whether a think-first strategy is on (CODEXEC_THINK_FIRST=1 or 2)."""
-    return _think_first_prompt() is not None
 
 
 FILES_NOTE = "Files in the current directory (read them with code): "
@@ -272,8 +240,9 @@ EXAMPLES = (
 )
 
 
-def few_shot_messages() -> list[Message]:
-    """The worked examples as user/model turns, to put before the real question."""
+def few_shot_messages(plans: bool = False) -> list[Message]:
+    """The worked examples as user/model turns, to put before the real question; with `plans`,
+    each answer starts with its solution in words (the solve-first strategy)."""
     messages: list[Message] = []
     for ex in EXAMPLES:
         messages.append(Message.user(ex.question))
@@ -281,7 +250,7 @@ def few_shot_messages() -> list[Message]:
             Message(
                 role="model",
                 parts=[
-                    *([TextPart(text=ex.plan + "\n\n")] if think_first() and ex.plan else []),
+                    *([TextPart(text=ex.plan + "\n\n")] if plans and ex.plan else []),
                     CodePart(code=ex.code),
                     ResultPart(outcome="OUTCOME_OK", output=ex.output + "\n"),
                     TextPart(text=f"Final answer: {ex.answer}"),
@@ -291,17 +260,23 @@ def few_shot_messages() -> list[Message]:
     return messages
 
 
-def worked_examples(code_execution: bool, history: list[Message]) -> list[Message]:
+def worked_examples(
+    code_execution: bool, history: list[Message], plans: bool = False
+) -> list[Message]:
     """The few-shot turns to put before `history`: with code execution, and also after the loop
     switched it off at the retry limit. The solve's earlier turns followed the examples; dropping
     them for the last answer changed the conversation and, for the local model, lost the KV cache
     of the examples (the next solve then re-read ~2,800 prompt tokens: +85 s on 2 cores)."""
     ran_code = any(isinstance(p, CodePart) for m in history for p in m.parts)
-    return few_shot_messages() if code_execution or ran_code else []
+    return few_shot_messages(plans) if code_execution or ran_code else []
 
 
-def system_prompt(code_execution: bool, files: list[str] | None = None, extra: str = "") -> str:
-    code_prompt = _think_first_prompt() or CODE_EXECUTION_PROMPT
+def system_prompt(
+    code_execution: bool,
+    files: list[str] | None = None,
+    extra: str = "",
+    code_prompt: str = CODE_EXECUTION_PROMPT,
+) -> str:
     prompt = code_prompt if code_execution else NO_CODE_PROMPT
     if files:
         names = ", ".join(files)

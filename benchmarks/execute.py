@@ -32,6 +32,7 @@ def solve_task(
     samples: int = 1,
     recheck: int = 4,
     crosscheck: bool = False,
+    strategy: str | None = None,
 ) -> Raw:
     """Solve one question; what came out, or the error that stopped it."""
     start = time.monotonic()
@@ -49,6 +50,7 @@ def solve_task(
             samples=samples,
             recheck=recheck,
             crosscheck=crosscheck,
+            strategy=strategy,
         )
         return {
             "final_answer": r.final_answer,

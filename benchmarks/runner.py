@@ -25,6 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from agent.strategies import STRATEGIES
 from benchmarks.execute import Job, Raw, failed, run_ray, run_threads
 from benchmarks.results_file import ResultsFile
 from benchmarks.scoring import score
@@ -86,6 +87,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also answer without code; when the answers differ, sample --recheck more of each "
         "and vote",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=sorted(STRATEGIES),
+        help="how a text model is prompted (default: the model's own; see `agent solve --help`)",
     )
     p.add_argument("--ray", metavar="ADDRESS", help="run the tasks on a Ray cluster (or 'auto')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -159,6 +165,7 @@ def build_jobs(
             args.samples,
             args.recheck,
             args.crosscheck,
+            args.strategy,
         )
         jobs.append((t, job))
     return jobs, broken

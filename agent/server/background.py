@@ -12,7 +12,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from agent.server.config import ServerConfig
-from agent.server.http import create_app, uvicorn_options
+from agent.server.http import create_app
+from agent.server.serve import uvicorn_options
 
 
 class BackgroundServer:

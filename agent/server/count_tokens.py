@@ -33,7 +33,7 @@ from agent.parts import Message, TextPart
 from agent.server.config import ServerConfig
 from agent.server.errors import ApiError, invalid, not_found
 from agent.server.wire import ParsedRequest, parse_request
-from agent.strategies import NativeTools, Prompt, Strategy, TextProtocol
+from agent.strategies import NativeTools, Prompt, Strategy
 
 HEADER = "X-Codexec-Token-Count"
 CHARS_PER_TOKEN = 4
@@ -95,9 +95,11 @@ def prompt_of(parsed: ParsedRequest, strategy: Strategy | None = None) -> Prompt
 
 def count(spec: str, parsed: ParsedRequest) -> tuple[int, str]:
     """(token count, how it was made: tokenizer | provider | estimate)."""
+    from agent.models.local import local_strategy
+
     try:
         prompt = prompt_of(parsed)
-        local_prompt = prompt_of(parsed, TextProtocol())
+        local_prompt = prompt_of(parsed, local_strategy())
     except ValueError as e:  # a bad attached file
         raise invalid(str(e)) from None
     system, history = prompt.system, prompt.history

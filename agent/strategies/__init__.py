@@ -9,6 +9,10 @@ counted, streamed and stopped by the time budget like any other.
 - `NativeTools`: the question as it is, one call per step (tool-calling backends, tests).
 - `TextProtocol`: code as fenced ```python text after worked examples, with a ```python
   prefill where code is due and retries after a failed run (the embedded model).
+- `SolveFirst`: the text protocol, the problem solved in words before the code.
+
+`STRATEGIES` names the text strategies for `--strategy`; a new strategy is one module here and
+one line there.
 """
 
 from __future__ import annotations
@@ -16,17 +20,26 @@ from __future__ import annotations
 from typing import Any
 
 from agent.strategies.base import Attempt, NativeTools, Prompt, Strategy
+from agent.strategies.solve_first import SolveFirst
 from agent.strategies.text_protocol import TextProtocol, must_write_code
 
 __all__ = [
     "Attempt",
     "NativeTools",
     "Prompt",
+    "STRATEGIES",
+    "SolveFirst",
     "Strategy",
     "TextProtocol",
     "must_write_code",
+    "named_strategy",
     "strategy_for",
 ]
+
+STRATEGIES: dict[str, type[TextProtocol]] = {
+    "code-first": TextProtocol,
+    "solve-first": SolveFirst,
+}
 
 
 def strategy_for(model: Any) -> Strategy:
@@ -34,3 +47,13 @@ def strategy_for(model: Any) -> Strategy:
     make = getattr(model, "default_strategy", None)
     strategy: Strategy = make() if callable(make) else NativeTools()
     return strategy
+
+
+def named_strategy(name: str, model: Any) -> Strategy:
+    """The text strategy `name` (a key of STRATEGIES), set up as `model` can take it: its worked
+    examples if it has them, a prefill only if it supports one."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    few_shot = bool(getattr(model, "few_shot", True))
+    prefill = bool(getattr(model, "supports_prefill", False)) and getattr(model, "prefill", True)
+    return STRATEGIES[name](few_shot=few_shot, prefill=prefill)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from agent.models.base import ModelTurn
 from agent.parts import CodePart, Message, ResultPart, TextPart
-from agent.prompts import FILES_NOTE, system_prompt, think_first, worked_examples
+from agent.prompts import CODE_EXECUTION_PROMPT, FILES_NOTE, system_prompt, worked_examples
 from agent.strategies.base import Attempt, Prompt
 
 CODE_START = "```python\n"
@@ -31,7 +31,13 @@ RESAMPLES = 2
 class TextProtocol:
     """`few_shot`: put the worked examples before the conversation (when code execution is on,
     and after the loop turned it off at the retry limit). `prefill`: start answers that must be
-    code with a ```python fence, and retry as above (only for backends that take a prefill)."""
+    code with a ```python fence, and retry as above (only for backends that take a prefill).
+    A subclass may change the system prompt (`code_prompt`), show the worked examples' solutions
+    in words (`plans`) and let the first answer start freely (`think_first`)."""
+
+    code_prompt = CODE_EXECUTION_PROMPT
+    plans = False
+    think_first = False
 
     def __init__(self, *, few_shot: bool = True, prefill: bool = True) -> None:
         self.few_shot = few_shot
@@ -45,12 +51,12 @@ class TextProtocol:
         files: Sequence[str] = (),
         instruction: str = "",
     ) -> Prompt:
-        shots = worked_examples(code_execution, history) if self.few_shot else []
+        shots = worked_examples(code_execution, history, self.plans) if self.few_shot else []
         if code_execution and files:  # in the question: the system prompt stays a shared prefix
-            system = system_prompt(True, [], instruction)
+            system = system_prompt(True, [], instruction, self.code_prompt)
             history = _with_note(history, FILES_NOTE + ", ".join(files) + "\n")
         else:
-            system = system_prompt(code_execution, list(files), instruction)
+            system = system_prompt(code_execution, list(files), instruction, self.code_prompt)
         return Prompt(system, [*shots, *history], shared=len(shots))
 
     def first_attempt(self, history: list[Message], *, code_execution: bool) -> Attempt:
@@ -58,7 +64,7 @@ class TextProtocol:
             return Attempt()
         run = _last_run(history)
         if run is None:  # the first answer of a solve
-            return Attempt() if think_first() else Attempt(prefill=CODE_START)
+            return Attempt() if self.think_first else Attempt(prefill=CODE_START)
         if _failed(run[1]):
             return Attempt(prefill=EXPLAIN_START, stream=False)
         return Attempt(prefill=CODE_START, stream=False)
@@ -70,7 +76,7 @@ class TextProtocol:
             return None
         last, run = tried[-1], _last_run(history)
         if run is None:  # the first answer of a solve: think first, then a plan without code
-            if not think_first() or len(tried) > 1 or last.code is not None:
+            if not self.think_first or len(tried) > 1 or last.code is not None:
                 return None
             if last.finish_reason == "MAX_TOKENS":
                 return None

@@ -7,8 +7,17 @@ from agent import Agent
 from agent.models.base import GenerateOptions, ModelTurn
 from agent.models.local import _to_turn
 from agent.parts import CodePart, ImagePart, Message, ResultPart, TextPart
-from agent.prompts import EXAMPLES, system_prompt
-from agent.strategies import Attempt, NativeTools, TextProtocol, must_write_code, strategy_for
+from agent.prompts import CODE_EXECUTION_PROMPT, EXAMPLES, SOLVE_FIRST_PROMPT, system_prompt
+from agent.strategies import (
+    STRATEGIES,
+    Attempt,
+    NativeTools,
+    SolveFirst,
+    TextProtocol,
+    must_write_code,
+    named_strategy,
+    strategy_for,
+)
 from agent.usage import CallUsage
 
 CODE, EXPLAIN = "```python\n", "The error"
@@ -88,9 +97,8 @@ def test_after_a_silent_run_there_is_no_error_to_explain() -> None:
     assert again == Attempt(CODE, 0.7, 0, stream=False)
 
 
-def test_think_first_continues_a_plan_without_code_with_a_fence(monkeypatch) -> None:
-    monkeypatch.setenv("CODEXEC_THINK_FIRST", "1")
-    question, strategy = [Message.user("q")], TextProtocol()
+def test_solve_first_continues_a_plan_without_code_with_a_fence() -> None:
+    question, strategy = [Message.user("q")], SolveFirst()
     assert strategy.first_attempt(question, code_execution=True) == Attempt()
     plan = ModelTurn(text="Add them.\nFinal answer: 5")
     assert strategy.next_attempt(question, [plan], code_execution=True) == Attempt(
@@ -197,3 +205,59 @@ def test_each_backend_asks_for_its_strategy() -> None:
     assert isinstance(fenced, TextProtocol) and not fenced.prefill
     tools = OpenAIModel("m", base_url="http://127.0.0.1:1/v1", tools=True)
     assert isinstance(strategy_for(tools), NativeTools)
+
+
+def test_solve_first_prompts_for_words_then_code_and_shows_the_examples_solutions() -> None:
+    question = [Message.user("How many wheels do 3 bikes have?")]
+    plain, first = TextProtocol().prompt(question, code_execution=True), SolveFirst().prompt(
+        question, code_execution=True
+    )
+    assert plain.system.startswith(CODE_EXECUTION_PROMPT[:40])
+    assert first.system == SOLVE_FIRST_PROMPT and "in words, step by step" in first.system
+    assert first.shared == plain.shared == 2 * len(EXAMPLES)
+    planned = [ex for ex in EXAMPLES if ex.plan]
+    assert planned, "some worked examples carry a solution in words"
+    opening = {m.parts[0].text.strip() for m in first.history[: first.shared] if m.role == "model"}
+    assert {ex.plan for ex in planned} <= opening
+    assert not any(
+        isinstance(m.parts[0], TextPart) for m in plain.history[: plain.shared] if m.role == "model"
+    )
+    # without code execution both answer in words, with the same prompt
+    assert SolveFirst().prompt(question, code_execution=False).system == plain_words(question)
+
+
+def plain_words(question: list[Message]) -> str:
+    return TextProtocol().prompt(question, code_execution=False).system
+
+
+def test_named_strategies_follow_what_the_model_can_take() -> None:
+    class NoPrefill:
+        supports_prefill = False
+        few_shot = False
+
+    assert set(STRATEGIES) == {"code-first", "solve-first"}
+    chosen = named_strategy("solve-first", NoPrefill())
+    assert isinstance(chosen, SolveFirst) and not chosen.prefill and not chosen.few_shot
+    assert named_strategy("code-first", object()).prefill is False
+    try:
+        named_strategy("guess", object())
+    except ValueError as exc:
+        assert "code-first, solve-first" in str(exc)
+    else:
+        raise AssertionError("an unknown strategy is refused")
+
+
+def test_agent_takes_a_strategy_by_name_and_the_model_sees_its_prompt() -> None:
+    seen: list[str] = []
+
+    class Words:
+        spec = "function:words"
+
+        def generate(self, system, history, *, code_execution, options, on_text=None):
+            seen.append(system)
+            return ModelTurn(text="Two and two make four.\nFinal answer: 4")
+
+    agent = Agent(Words(), strategy="solve-first", recheck=0)
+    assert isinstance(agent.strategy, SolveFirst)
+    assert agent.run("What is 2 + 2?").final_answer == "4"
+    assert seen and seen[0] == SOLVE_FIRST_PROMPT

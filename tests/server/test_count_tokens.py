@@ -134,10 +134,8 @@ def test_local_count_uses_the_model_tokenizer(client_for, start_server) -> None:
     except errors.ServerError as e:  # weights not installed
         pytest.skip(f"local model unavailable: {e}")
     from agent.models import local
-    from agent.strategies import TextProtocol
-
     prompt = render_first_prompt(
-        TextProtocol().prompt(_user("What is 2**10?"), code_execution=False)
+        local.local_strategy().prompt(_user("What is 2**10?"), code_execution=False)
     )
     llm = local._load("1.5b").llm
     assert plain.total_tokens == len(llm.tokenize(prompt.encode(), add_bos=False, special=True))

@@ -249,7 +249,7 @@ def test_live_refuses_audio_and_unknown_models(tls, start_server, script) -> Non
 
 def test_serve_tls_flags(tmp_path: Path) -> None:
     from agent.server.config import parse_args
-    from agent.server.http import uvicorn_options
+    from agent.server.serve import uvicorn_options
 
     config = parse_args(["--ssl-certfile", "c.pem", "--ssl-keyfile", "k.pem"])
     options = uvicorn_options(config)
