@@ -138,12 +138,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(the problem solved in words, then code doing the same steps); default: the model's own "
         "(solve-first for local models, code-first for openai:)",
     )
+    solve.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log each model call's speed (prompt tokens read and reused, tokens/s) to stderr",
+    )
     sub.add_parser("serve", help="Gemini-compatible HTTP server (see `serve --help`)")
     sub.add_parser("mcp", help="MCP server on stdio with the run_python tool")
     return parser
 
 
 def solve_command(args: argparse.Namespace) -> int:
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     if args.question == "-":
         args.question = sys.stdin.read()
     if not args.question.strip():

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from agent.gemini_json import finish_fields
 from agent.parts import Part, part_to_gemini
-from agent.usage import Usage
+from agent.usage import Speed, Usage
 
 FinishReason = Literal["STOP", "MAX_TOKENS", "MAX_STEPS", "TIME_BUDGET", "ERROR"]
 FINISH_REASONS: tuple[FinishReason, ...] = get_args(FinishReason)
@@ -29,6 +29,7 @@ class SolveResult(BaseModel):
     steps: int = 0  # model calls
     duration_s: float = 0.0
     usage: Usage = Field(default_factory=Usage)
+    speed: Speed | None = None  # the model calls' speed, when the backend times them
     finish_reason: FinishReason = "STOP"
     output_files: list[OutputFile] = Field(default_factory=list)
     error: str | None = None
@@ -48,6 +49,8 @@ class SolveResult(BaseModel):
             "steps": self.steps,
             "durationS": round(self.duration_s, 3),
         }
+        if self.speed is not None:
+            out["speed"] = self.speed.to_json()
         if self.error is not None:
             out["error"] = self.error
         if self.samples:

@@ -13,7 +13,7 @@ from agent.figure_budget import FigureBudget
 from agent.files import InputFile
 from agent.parts import Message, Part
 from agent.result import FinishReason, OutputFile, SolveResult
-from agent.usage import CallUsage, Usage
+from agent.usage import CallUsage, Speed, Usage
 
 if TYPE_CHECKING:
     from agent.execute import CodeSandbox
@@ -59,6 +59,7 @@ class SolveState:
             steps=self.steps,
             duration_s=time.monotonic() - self.start,
             usage=Usage.from_calls(self.calls),
+            speed=Speed.from_calls(self.calls),
             finish_reason=self.finish,
             output_files=self.output_files,
             error=self.error,

@@ -19,6 +19,46 @@ class CallUsage(BaseModel):
 
     prompt_tokens: int = 0
     output_tokens: int = 0
+    # how fast (backends that know it: the local model)
+    reused_tokens: int = 0  # prompt tokens whose state was cached, not read again
+    prompt_s: float = 0.0  # reading the rest of the prompt, to the first token
+    generate_s: float = 0.0  # from the first token to the last
+
+
+class Speed(BaseModel):
+    """How fast a solve's model calls were, summed over the calls (`solve --json`'s `speed`)."""
+
+    read_tokens: int = 0
+    reused_tokens: int = 0
+    prompt_s: float = 0.0
+    output_tokens: int = 0
+    generate_s: float = 0.0
+
+    @classmethod
+    def from_calls(cls, calls: list[CallUsage]) -> Speed | None:
+        """None when no call was timed (the backend does not report it)."""
+        if not any(c.prompt_s or c.generate_s for c in calls):
+            return None
+        return cls(
+            read_tokens=sum(max(0, c.prompt_tokens - c.reused_tokens) for c in calls),
+            reused_tokens=sum(c.reused_tokens for c in calls),
+            prompt_s=sum(c.prompt_s for c in calls),
+            output_tokens=sum(c.output_tokens for c in calls),
+            generate_s=sum(c.generate_s for c in calls),
+        )
+
+    def to_json(self) -> dict[str, float | int]:
+        def rate(tokens: int, seconds: float) -> float:
+            return round(tokens / seconds, 1) if seconds > 0 else 0.0
+
+        return {
+            "promptTokensPerSecond": rate(self.read_tokens, self.prompt_s),
+            "outputTokensPerSecond": rate(self.output_tokens, self.generate_s),
+            "reusedPromptTokens": self.reused_tokens,
+            "readPromptTokens": self.read_tokens,
+            "promptSeconds": round(self.prompt_s, 3),
+            "generateSeconds": round(self.generate_s, 3),
+        }
 
 
 class Usage(BaseModel):

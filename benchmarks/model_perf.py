@@ -4,6 +4,9 @@
   (2 and 4), medians over the repeats, with continuous batching on (the default of `serve`) or
   off (`--no-batching`); the answers of the concurrent rounds are compared with the sequential
   ones.
+- cli: `python -m agent solve` end to end, a new process each time (after one warm-up run
+  that leaves the prompt prefix's state in the cache directory), medians over the repeats, with
+  the model calls' prompt and generation seconds from `--json`'s `speed`.
 - decode: tokens/s of our local backend against llama-cpp-python's own completion on the same
   GGUF and threads (the floor), the same prompt, greedy, one after the other.
 Runs everything in this process; the machine should be otherwise idle.
@@ -12,8 +15,10 @@ Runs everything in this process; the machine should be otherwise idle.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +76,30 @@ def server_rows(spec: str, repeats: int, batching: bool) -> list[str]:
     return rows
 
 
+def cli_rows(spec: str, repeats: int, question: str = QUESTIONS[0]) -> list[str]:
+    command = [sys.executable, "-m", "agent", "solve", question, "--model", spec, "--json"]
+    walls, prompts, generates, answers = [], [], [], []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"solve failed: {proc.stderr[-500:]}")
+        data = json.loads(proc.stdout)
+        if i == 0:
+            continue  # the warm-up: loads the weights into the page cache, saves the prefix
+        speed = data.get("speed") or {}
+        walls.append(wall)
+        prompts.append(speed.get("promptSeconds", 0.0))
+        generates.append(speed.get("generateSeconds", 0.0))
+        answers.append(str(data.get("finalAnswer", "")))
+    med = statistics.median
+    return [
+        f"| {question} | {med(walls):.1f} | {min(walls):.1f} | {med(prompts):.2f} "
+        f"| {med(generates):.1f} | {', '.join(sorted(set(answers)))} |"
+    ]
+
+
 def decode_rows(size: str, tokens: int) -> list[str]:
     """Our backend's tokens/s against llama_cpp's own completion on the same GGUF."""
     from llama_cpp import Llama
@@ -110,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="local", help="local, local:0.5b (local)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-batching", dest="batching", action="store_false")
-    p.add_argument("--skip-decode", action="store_true", help="only the server rounds")
+    p.add_argument("--skip-decode", action="store_true", help="no decode-speed rows")
+    p.add_argument("--skip-server", action="store_true", help="no server rounds")
+    p.add_argument("--skip-cli", action="store_true", help="no one-shot CLI rows")
     p.add_argument("--tokens", type=int, default=128, help="tokens generated for decode speed")
     return p
 
@@ -124,10 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["CODEXEC_BATCHING"] = "1" if args.batching else "0"
     size = args.model.partition(":")[2] or "1.5b"
     print(f"{args.model}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
-    print("\n| batching | questions | one after another s | all at once s | ratio | same answers |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for row in server_rows(args.model, args.repeats, args.batching):
-        print(row, flush=True)
+    if not args.skip_cli:
+        print("\n| solve (new process) | median s | best s | prompt s | generate s | answers |")
+        print("|---|---:|---:|---:|---:|---|")
+        for row in cli_rows(args.model, args.repeats):
+            print(row, flush=True)
+    if not args.skip_server:
+        print(
+            "\n| batching | questions | one after another s | all at once s | ratio | same answers |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
+        for row in server_rows(args.model, args.repeats, args.batching):
+            print(row, flush=True)
     if not args.skip_decode:
         print("\n| decoder | tokens | tokens/s |\n|---|---:|---:|")
         for row in decode_rows(size, args.tokens):

@@ -234,7 +234,22 @@ class LocalModel:
         stats.prompt_s = (first or end) - start
         stats.generate_s = end - (first or end)
         self.last_stats = stats
-        usage = CallUsage(prompt_tokens=stats.prompt_tokens, output_tokens=stats.output_tokens)
+        usage = CallUsage(
+            prompt_tokens=stats.prompt_tokens,
+            output_tokens=stats.output_tokens,
+            reused_tokens=stats.reused_tokens,
+            prompt_s=stats.prompt_s,
+            generate_s=stats.generate_s,
+        )
+        log.info(
+            "%s: prompt %d tokens (%d reused) in %.2f s, %d tokens at %.1f tokens/s",
+            self.spec,
+            stats.prompt_tokens,
+            stats.reused_tokens,
+            stats.prompt_s,
+            stats.output_tokens,
+            stats.tokens_per_s,
+        )
         turn = _to_turn(text, finish, code_done, code_execution, usage)
         if turn.code is None and on_text is not None and (rest := streamer.flush()):
             on_text(rest)

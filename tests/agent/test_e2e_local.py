@@ -42,3 +42,7 @@ def test_cli_json_with_the_local_model(tmp_path):
         usage["promptTokenCount"] + usage["candidatesTokenCount"] + usage["toolUsePromptTokenCount"]
     )
     assert data["steps"] >= 2
+    # the second call continues the first turn from the cache: its tokens are reused, not read
+    speed = data["speed"]
+    assert speed["reusedPromptTokens"] >= usage["promptTokenCount"]
+    assert speed["outputTokensPerSecond"] > 0 and speed["generateSeconds"] > 0

@@ -24,7 +24,7 @@ TRANSLATE = (
 
 def main() -> None:
     offset, limit, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    tasks = [json.loads(l) for l in open("../shared/data/gsm8k-train-400.jsonl")]
+    tasks = [json.loads(line) for line in open("../shared/data/gsm8k-train-400.jsonl")]
     tasks = tasks[offset : offset + limit]
     words = Agent("local", code_execution=False, recheck=0, time_budget_s=120)
     coder = Agent("local", recheck=0, time_budget_s=120, max_steps=4)
@@ -35,7 +35,9 @@ def main() -> None:
             t0 = time.monotonic()
             plain = words.run(q)
             t1 = time.monotonic()
-            reasoning = re.sub(r"(?im)^.*final answer:.*$", "", plain.parts[-1].text if plain.parts else "").strip()
+            reasoning = re.sub(
+                r"(?im)^.*final answer:.*$", "", plain.parts[-1].text if plain.parts else ""
+            ).strip()
             history = [
                 Message.user(q),
                 Message(role="model", parts=[TextPart(text=reasoning)]),
@@ -63,8 +65,16 @@ def main() -> None:
             }
             fh.write(json.dumps(row) + "\n")
             fh.flush()
-            print(row["id"], row["words_ok"], row["translated_ok"], row["code_ok"],
-                  row["t_words"], row["t_translate"], row["t_code"], flush=True)
+            print(
+                row["id"],
+                row["words_ok"],
+                row["translated_ok"],
+                row["code_ok"],
+                row["t_words"],
+                row["t_translate"],
+                row["t_code"],
+                flush=True,
+            )
 
 
 main()

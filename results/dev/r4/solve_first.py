@@ -1,4 +1,4 @@
-"""Issue 12 experiment: one generation that solves in words, then codes the same steps
+"""(Written for the CODEXEC_THINK_FIRST switch, since replaced by --strategy; kept as run.) Issue 12 experiment: one generation that solves in words, then codes the same steps
 (CODEXEC_THINK_FIRST=3). Usage: python results/dev/r4/solve_first.py OFFSET LIMIT OUT.jsonl [MODE]"""
 
 import json
@@ -14,15 +14,18 @@ from benchmarks.scoring import score  # noqa: E402
 
 def main() -> None:
     offset, limit, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    tasks = [json.loads(l) for l in open("../shared/data/gsm8k-train-400.jsonl")]
+    tasks = [json.loads(line) for line in open("../shared/data/gsm8k-train-400.jsonl")]
     agent = Agent("local", recheck=0, time_budget_s=120)
     with open(out, "a") as fh:
         for task in tasks[offset : offset + limit]:
             t0 = time.monotonic()
             res = agent.run(task["question"])
             row = {
-                "id": task["id"], "answer": task["answer"], "final": res.final_answer,
-                "ok": score(task, res.final_answer), "t": round(time.monotonic() - t0, 1),
+                "id": task["id"],
+                "answer": task["answer"],
+                "final": res.final_answer,
+                "ok": score(task, res.final_answer),
+                "t": round(time.monotonic() - t0, 1),
                 "parts": [p.model_dump() for p in res.parts],
             }
             fh.write(json.dumps(row) + "\n")
