@@ -47,7 +47,7 @@ def main() -> None:
     print(f"plain: median {statistics.median(base_tps):.1f} tok/s, mean tokens {statistics.mean(k for _, k, _ in plain):.0f}")
     for k in preds:
         draft = LlamaPromptLookupDecoding(num_pred_tokens=k)
-        spec = run(Llama(model_path=path, n_ctx=4096, n_threads=threads, verbose=False, draft_model=draft), texts)
+        spec = run(Llama(model_path=path, n_ctx=4096, n_threads=threads, verbose=False, draft_model=draft, logits_all=True), texts)
         same = sum(a[0] == b[0] for a, b in zip(plain, spec, strict=True))
         ratio = [s[2] / p[2] for p, s in zip(plain, spec, strict=True)]
         print(f"prompt lookup {k}: same output {same}/{n}, time ratio median {statistics.median(ratio):.2f} "
