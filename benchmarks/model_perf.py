@@ -100,36 +100,59 @@ def cli_rows(spec: str, repeats: int, question: str = QUESTIONS[0]) -> list[str]
     ]
 
 
+SOLVE_QUESTION = (
+    "A shop sells pens at 3 for $2. Ann buys 27 pens and pays with a $50 note. How much change "
+    "does she get?"
+)
+
+
 def decode_rows(size: str, tokens: int) -> list[str]:
-    """Our backend's tokens/s against llama_cpp's own completion on the same GGUF."""
+    """Our backend's tokens/s against llama_cpp's own completion on the same GGUF and threads,
+    greedy, for a plain prompt and for a solve's first call (system prompt, worked examples and
+    a question, which every solve's generation attends over)."""
     from llama_cpp import Llama
 
     from agent.models.base import GenerateOptions
-    from agent.models.local import LocalModel
-    from agent.models.local_runtime import _threads
+    from agent.models.local import LocalModel, local_strategy
+    from agent.models.local_runtime import N_CTX, _threads
     from agent.parts import Message
     from agent.weights import model_path
 
-    prompt = "Write a long story about a lighthouse keeper. Do not write any code."
-    ours = LocalModel(size)
-    options = GenerateOptions(max_output_tokens=tokens)
-    ours.generate("", [Message.user("Hi")], code_execution=False, options=options)  # warm
-    ours.generate("", [Message.user(prompt)], code_execution=False, options=options)
-    mine = ours.last_stats
-    floor = Llama(model_path=str(model_path(size)), n_ctx=2048, n_threads=_threads(), verbose=False)
-    text = f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
-    floor.create_completion(text, max_tokens=8, temperature=0.0)  # warm
-    first: float | None = None
-    n = 0
-    for _ in floor.create_completion(text, max_tokens=tokens, temperature=0.0, stream=True):
-        first = first or time.perf_counter()
-        n += 1
-    end = time.perf_counter()
-    theirs = n / (end - first) if first is not None and end > first else 0.0  # as ours counts
-    return [
-        f"| ours (agent.models.local) | {mine.output_tokens} | {mine.tokens_per_s:.1f} |",
-        f"| llama-cpp-python completion | {n} | {theirs:.1f} |",
+    story = "Write a long story about a lighthouse keeper. Do not write any code."
+    solve = local_strategy().prompt([Message.user(SOLVE_QUESTION)], code_execution=True)
+    cases = [
+        ("plain prompt", "", [Message.user(story)], False, 0),
+        ("solve prompt", solve.system, solve.history, True, solve.shared),
     ]
+    ours = LocalModel(size)
+    floor = Llama(
+        model_path=str(model_path(size)), n_ctx=N_CTX, n_threads=_threads(), verbose=False
+    )
+    warm = GenerateOptions(max_output_tokens=8)
+    ours.generate("", [Message.user("Hi")], code_execution=False, options=warm)
+    rows = []
+    for name, system, history, code, shared in cases:
+        options = GenerateOptions(max_output_tokens=tokens, shared_prefix=shared)
+        ours.generate(system, history, code_execution=code, options=warm)  # its prompt cached
+        ours.generate(system, history, code_execution=code, options=options)
+        mine = ours.last_stats
+        text = ours.render(system, history)
+        floor.create_completion(text, max_tokens=1, temperature=0.0)  # its prompt cached
+        first: float | None = None
+        n = 0
+        stream = floor.create_completion(
+            text, max_tokens=mine.output_tokens, temperature=0.0, repeat_penalty=1.0, stream=True
+        )
+        for _ in stream:
+            first = first or time.perf_counter()
+            n += 1
+        end = time.perf_counter()
+        theirs = n / (end - first) if first is not None and end > first else 0.0
+        rows += [
+            f"| {name} | ours (agent.models.local) | {mine.output_tokens} | {mine.tokens_per_s:.1f} |",
+            f"| {name} | llama-cpp-python completion | {n} | {theirs:.1f} |",
+        ]
+    return rows
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in server_rows(args.model, args.repeats, args.batching):
             print(row, flush=True)
     if not args.skip_decode:
-        print("\n| decoder | tokens | tokens/s |\n|---|---:|---:|")
+        print("\n| prompt | decoder | tokens | tokens/s |\n|---|---|---:|---:|")
         for row in decode_rows(size, args.tokens):
             print(row)
     return 0

@@ -118,6 +118,9 @@ class Scheduler:
                 try:
                     self._step()
                 except Exception as exc:  # a llama.cpp failure ends every running request
+                    if self.loaded.stopped():  # the decode was aborted: Ctrl-C, or we exit
+                        self._fail_all("the model is closing")
+                        return
                     log.exception("batched decoding failed")
                     self._fail_all(f"{type(exc).__name__}: {exc}")
 

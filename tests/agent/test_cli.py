@@ -149,7 +149,7 @@ def test_model_error_exits_1_with_json_kept(script, tmp_path, capsys):
     assert "HTTP 500" in captured.err
 
 
-@pytest.mark.parametrize(("command", "module"), [("serve", "http"), ("mcp", "mcp_server")])
+@pytest.mark.parametrize(("command", "module"), [("serve", "serve"), ("mcp", "mcp_server")])
 def test_serve_and_mcp_are_dispatched(command, module, monkeypatch):
     import types
 

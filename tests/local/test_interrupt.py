@@ -82,9 +82,20 @@ def _quick_answer(model) -> tuple[str, float]:
 @pytest.mark.parametrize("code", [False, True], ids=["prose", "code"])
 @pytest.mark.parametrize("attempt", range(3))
 def test_ctrl_c_in_the_cli_exits_130_with_one_line(code: bool, attempt: int) -> None:
+    _ctrl_c_in_the_cli(code, attempt, batching=False)
+
+
+def test_ctrl_c_during_batched_decoding_exits_130_with_one_line() -> None:
+    """The continuous-batching decoder (serve's) aborted by Ctrl-C ends quietly too: it once
+    logged llama_decode's abort status as a failure with a traceback."""
+    _ctrl_c_in_the_cli(False, 0, batching=True)
+
+
+def _ctrl_c_in_the_cli(code: bool, attempt: int, *, batching: bool) -> None:
     args = [sys.executable, "-m", "agent", "solve", "--model", "local:0.5b", "--recheck", "0"]
     args += [] if code else ["--no-code-execution"]
     env = {**os.environ, "CODEXEC_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env["CODEXEC_BATCHING"] = "1" if batching else "0"
     proc = subprocess.Popen(
         [*args, LONG], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
