@@ -209,8 +209,9 @@ def test_each_backend_asks_for_its_strategy() -> None:
 
 def test_solve_first_prompts_for_words_then_code_and_shows_the_examples_solutions() -> None:
     question = [Message.user("How many wheels do 3 bikes have?")]
-    plain, first = TextProtocol().prompt(question, code_execution=True), SolveFirst().prompt(
-        question, code_execution=True
+    plain, first = (
+        TextProtocol().prompt(question, code_execution=True),
+        SolveFirst().prompt(question, code_execution=True),
     )
     assert plain.system.startswith(CODE_EXECUTION_PROMPT[:40])
     assert first.system == SOLVE_FIRST_PROMPT and "in words, step by step" in first.system

@@ -134,6 +134,7 @@ def test_local_count_uses_the_model_tokenizer(client_for, start_server) -> None:
     except errors.ServerError as e:  # weights not installed
         pytest.skip(f"local model unavailable: {e}")
     from agent.models import local
+
     prompt = render_first_prompt(
         local.local_strategy().prompt(_user("What is 2**10?"), code_execution=False)
     )
