@@ -91,6 +91,7 @@ def store_of(request: Request) -> Store:
             max_file_bytes=config.max_file_bytes,
             max_total_bytes=config.max_files_bytes,
         )
+        store.fail_unfinished_interactions()  # no run of this app is going yet
         app.state.store = store
     return store
 

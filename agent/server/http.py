@@ -4,7 +4,8 @@
     POST /v1beta/models/{model}:streamGenerateContent?alt=sse
     POST /v1beta/models/{model}:countTokens                  (count_tokens.py)
     POST /upload/v1beta/files, GET/DELETE /v1beta/files[/{id}] (files_api.py)
-    POST /v1beta/interactions, GET/DELETE /v1beta/interactions/{id} (interactions_api.py)
+    POST /v1beta/interactions, GET/DELETE /v1beta/interactions/{id}, POST .../{id}/cancel
+                                                             (interactions_api.py)
     POST/GET /v1beta/environments, GET/DELETE /v1beta/environments/{id} (environments_api.py)
     GET /v1beta/environments/{id}/files/{path} (env_files_api.py)
     WS   /ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent (live_api.py)

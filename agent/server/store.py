@@ -4,7 +4,8 @@ Layout under the data directory (`serve --data-dir`, default $CODEXEC_DATA_DIR o
 ~/.local/share/codexec): `codexec.db` (SQLite), `files/<id>` (content), `uploads/<upload id>`
 (uploads in progress). A restart loses nothing. Files expire `ttl_s` after upload (Gemini keeps
 them 48 h); expired files and abandoned uploads are purged on the next access.
-Interactions (interactions_api.py) are kept in the same database until deleted.
+Interactions (interactions_api.py) are kept in the same database until deleted; those a stopped
+server left running read as failed once a server opens the store again.
 Every record has an `owner` (a hash of the API key that made it, "" without keys).
 """
 
@@ -314,6 +315,30 @@ class Store:
         if row is None or row["owner"] != owner:
             raise ApiError(404, f"Interaction {interaction_id!r} not found.")
         return json.loads(row["interaction"]), json.loads(row["history"])
+
+    def fail_unfinished_interactions(self) -> int:
+        """Interactions left `in_progress` by a server that stopped: `failed` now (their runs
+        are gone). Called when a server opens the store. How many there were."""
+        message = "The server stopped while this interaction was running."
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT id, interaction FROM interactions WHERE interaction LIKE ?",
+                ('%"in_progress"%',),
+            ).fetchall()
+            count = 0
+            for row in rows:
+                interaction = json.loads(row["interaction"])
+                if interaction.get("status") != "in_progress":
+                    continue
+                interaction["status"] = "failed"
+                interaction["errors"] = [{"code": "UNAVAILABLE", "message": message}]
+                interaction["updated"] = rfc3339(self.clock())
+                self.db.execute(
+                    "UPDATE interactions SET interaction = ? WHERE id = ?",
+                    (json.dumps(interaction), row["id"]),
+                )
+                count += 1
+            return count
 
     def delete_interaction(self, owner: str, interaction_id: str) -> None:
         self.get_interaction(owner, interaction_id)

@@ -1,4 +1,5 @@
-"""Fixtures: the real HTTP server in a background thread, scripted model files, model capture."""
+"""Fixtures: the real HTTP server in a background thread, scripted model files, model capture,
+the sandboxes a test's runs open."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from google import genai
 from google.genai import types
 
 import agent.server.http as http_module
+import sandbox
 from agent.server.background import BackgroundServer
 from agent.server.config import OPERATOR_CREDENTIALS, ServerConfig
 from agent.server.http import create_app
@@ -80,3 +82,25 @@ def client_for() -> Callable[..., genai.Client]:
         return genai.Client(api_key=api_key, http_options=types.HttpOptions(base_url=url))
 
     return make
+
+
+@pytest.fixture
+def sandboxes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[sandbox.Sandbox, set[int]]]:
+    """Every Sandbox the agent opens, with the session process ids its runs used."""
+    opened: list[tuple[sandbox.Sandbox, set[int]]] = []
+
+    class RecordingSandbox(sandbox.Sandbox):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.pids: set[int] = set()
+            opened.append((self, self.pids))
+
+        def run(self, code: str, timeout_s: float | None = None) -> Any:
+            result = super().run(code, timeout_s)
+            proc = getattr(getattr(self, "_state", None), "proc", None)
+            if proc is not None:
+                self.pids.add(proc.pid)
+            return result
+
+    monkeypatch.setattr(sandbox, "Sandbox", RecordingSandbox)
+    return opened

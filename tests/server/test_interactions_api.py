@@ -99,7 +99,7 @@ def test_input_document_names_an_uploaded_file(
 @pytest.mark.parametrize(
     ("body", "code", "message"),
     [
-        ({"model": "m", "input": "x", "stream": True}, 400, "stream"),
+        ({"model": "m", "input": "x", "background": True, "store": False}, 400, "background"),
         ({"model": "m", "input": "x", "tools": [{"type": "google_search"}]}, 400, "google_search"),
         ({"model": "m"}, 400, "input"),
         ({"input": "x"}, 400, "model"),

@@ -6,12 +6,9 @@ import json
 import socket
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-
-import sandbox
 
 REQUEST = {
     "contents": [{"role": "user", "parts": [{"text": "loop for a while"}]}],
@@ -25,28 +22,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
-
-
-@pytest.fixture
-def sandboxes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[sandbox.Sandbox, set[int]]]:
-    """Every Sandbox the agent opens, with the session process ids its runs used."""
-    opened: list[tuple[sandbox.Sandbox, set[int]]] = []
-
-    class RecordingSandbox(sandbox.Sandbox):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.pids: set[int] = set()
-            opened.append((self, self.pids))
-
-        def run(self, code: str, timeout_s: float | None = None) -> Any:
-            result = super().run(code, timeout_s)
-            proc = getattr(getattr(self, "_state", None), "proc", None)
-            if proc is not None:
-                self.pids.add(proc.pid)
-            return result
-
-    monkeypatch.setattr(sandbox, "Sandbox", RecordingSandbox)
-    return opened
 
 
 def _wait_for(condition, timeout_s: float = 30.0) -> bool:
