@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -76,6 +77,10 @@ class Message(BaseModel):
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
 
 
+# the line agent/observe.py adds to a run's output for the model, one per figure drawn
+FIGURE_LINE = re.compile(r"^\[figure \d+ shown\]\n?", re.MULTILINE)
+
+
 def part_to_gemini(part: Part) -> dict[str, Any]:
     """A part in Gemini's REST JSON (camelCase)."""
     if isinstance(part, TextPart):
@@ -83,7 +88,8 @@ def part_to_gemini(part: Part) -> dict[str, Any]:
     if isinstance(part, CodePart):
         return {"executableCode": {"language": part.language, "code": part.code}}
     if isinstance(part, ResultPart):
-        return {"codeExecutionResult": {"outcome": part.outcome, "output": part.output}}
+        output = FIGURE_LINE.sub("", part.output)  # the figures follow as inlineData parts
+        return {"codeExecutionResult": {"outcome": part.outcome, "output": output}}
     if isinstance(part, ImagePart):
         return {"inlineData": {"mimeType": part.mime_type, "data": part.data}}
     if isinstance(part, FunctionCallPart):

@@ -38,7 +38,11 @@ def _solve(url: str, model: str, question: str) -> tuple[str, float]:
     start = time.perf_counter()
     r = httpx.post(f"{url}/v1beta/models/{model}:generateContent", json=body, timeout=900)
     r.raise_for_status()
-    return str(r.json().get("finalAnswer", "")), time.perf_counter() - start
+    from agent.answer import extract_final_answer
+
+    parts = r.json()["candidates"][0]["content"]["parts"]  # Gemini's JSON: no finalAnswer
+    text = "".join(p.get("text", "") for p in parts)
+    return extract_final_answer(text), time.perf_counter() - start
 
 
 def _round(url: str, model: str, questions: list[str], together: bool) -> tuple[list[str], float]:

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from agent.parts import (
+    FIGURE_LINE,
     CodePart,
     FunctionCallPart,
     ImagePart,
@@ -122,7 +123,7 @@ def part_step(part: Part, call_id: str) -> dict[str, Any] | None:
         return {
             "type": "code_execution_result",
             "call_id": call_id,
-            "result": part.output,
+            "result": FIGURE_LINE.sub("", part.output),  # figures follow as image steps
             "is_error": part.outcome != "OUTCOME_OK",
         }
     if isinstance(part, ImagePart):

@@ -80,6 +80,11 @@ def test_figure_comes_back_as_inline_png(client_for, start_server, script) -> No
     assert len(images) == 1
     assert images[0].mime_type == "image/png"
     assert images[0].data.startswith(b"\x89PNG\r\n\x1a\n")
+    # as on Gemini, the code result holds what the code printed: no "[figure 1 shown]" marker
+    # (that line is for the model, which does not see the image)
+    results = [p.code_execution_result for p in response.candidates[0].content.parts]
+    outputs = [r.output for r in results if r is not None]
+    assert len(outputs) == 1 and "figure" not in (outputs[0] or "")
 
 
 def test_inline_csv_is_a_file_the_code_reads(
