@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.parts import figure_line
+
 MAX_OBSERVATION_CHARS = 4000
 
 
@@ -42,7 +44,7 @@ def format_output(result: Any, first_figure: int = 1) -> str:
             "(files in the working directory remain)."
         )
     text = truncate("\n".join(c.rstrip("\n") for c in chunks))
-    figures = [f"[figure {first_figure + i} shown]" for i in range(len(result.figures))]
+    figures = [figure_line(first_figure + i) for i in range(len(result.figures))]
     if figures:
         text = "\n".join([text, *figures]) if text else "\n".join(figures)
     return text

@@ -77,8 +77,13 @@ class Message(BaseModel):
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
 
 
-# the line agent/observe.py adds to a run's output for the model, one per figure drawn
-FIGURE_LINE = re.compile(r"^\[figure \d+ shown\]\n?", re.MULTILINE)
+def figure_line(n: int) -> str:
+    """The line a run's output gets for the model, one per figure drawn (agent/observe.py): the
+    model reads text, the figure itself travels as an ImagePart."""
+    return f"[figure {n} shown]"
+
+
+FIGURE_LINE = re.compile(r"^\[figure \d+ shown\]\n?", re.MULTILINE)  # figure_line's, to strip
 
 
 def part_to_gemini(part: Part) -> dict[str, Any]:

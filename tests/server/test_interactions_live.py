@@ -4,11 +4,11 @@ real sandbox): the events in order, a client leaving mid-stream, get until done,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from support import process_alive, wait_until
 
 from agent.server.store import Store
 
@@ -21,13 +21,11 @@ SPINNING = [{"text": "Spinning.", "code": SPIN}, {"text": "Final answer: never"}
 TOOLS = [{"type": "code_execution"}]
 
 
-def until(condition: Callable[[], Any], timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+def spin_in_background(client: Any, model: str, sandboxes: list) -> Any:
+    """A background interaction whose code spins, once its code runs."""
+    created = client.interactions.create(model=model, input="x", tools=TOOLS, background=True)
+    assert wait_until(lambda: running_pid(sandboxes), 20), "the code never started"
+    return created
 
 
 def running_pid(sandboxes: list) -> int | None:
@@ -36,14 +34,6 @@ def running_pid(sandboxes: list) -> int | None:
         return None
     proc = sandboxes[-1][0]._state.proc
     return proc.pid if proc is not None and proc.alive else None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def shape(events: list) -> list[tuple[str, ...]]:
@@ -179,14 +169,14 @@ def test_client_leaving_the_stream_stops_the_run(
             interaction_id = event.interaction.id
         if event.event_type == "step.stop" and event.index == 1:  # the code call was sent
             break
-    assert until(lambda: running_pid(sandboxes), 20), "the code never started"
+    assert wait_until(lambda: running_pid(sandboxes), 20), "the code never started"
     pid = running_pid(sandboxes)
     assert pid is not None
     stream.close()  # the client goes away
-    assert until(lambda: not pid_alive(pid), 5), "the code survived the client"
-    assert until(lambda: server.app.state.pool.admitted == 0, 5), "the slot was not freed"
+    assert wait_until(lambda: not process_alive(pid), 5), "the code survived the client"
+    assert wait_until(lambda: server.app.state.pool.admitted == 0, 5), "the slot was not freed"
     assert sandboxes[0][0].closed
-    assert until(lambda: client.interactions.get(interaction_id).status == "cancelled", 5)
+    assert wait_until(lambda: client.interactions.get(interaction_id).status == "cancelled", 5)
     assert client.interactions.get(interaction_id).steps[2].arguments.code == SPIN
 
 
@@ -211,7 +201,7 @@ def test_a_background_stream_left_early_runs_on(client_for, start_server, script
     assert first.event_type == "interaction.created"
     stream.close()
     final = first.interaction.id
-    assert until(lambda: client.interactions.get(final).status != "in_progress", 60)
+    assert wait_until(lambda: client.interactions.get(final).status != "in_progress", 60)
     assert client.interactions.get(final).output_text == "Final answer: 5050"
 
 
@@ -229,7 +219,7 @@ def test_background_runs_on_and_get_shows_the_end(
         seen.append(client.interactions.get(created.id).status)
         return seen[-1] != "in_progress"
 
-    assert until(done, 60)
+    assert wait_until(done, 60)
     assert seen[0] == "in_progress" and seen[-1] == "completed"  # create did not wait
     final = client.interactions.get(created.id)
     assert final.output_text == "Final answer: 5050"
@@ -244,8 +234,7 @@ def test_cancel_stops_a_background_run_and_its_code(
 ) -> None:
     server = start_server(data_dir=tmp_path / "data", aliases={"spin": script(SPINNING)})
     client = client_for(server.url)
-    created = client.interactions.create(model="spin", input="x", tools=TOOLS, background=True)
-    assert until(lambda: running_pid(sandboxes), 20), "the code never started"
+    created = spin_in_background(client, "spin", sandboxes)
     pid = running_pid(sandboxes)
     assert pid is not None
     time.sleep(0.3)
@@ -255,8 +244,8 @@ def test_cancel_stops_a_background_run_and_its_code(
     took = time.monotonic() - asked
     assert cancelled.status == "cancelled"
     assert took < 5, f"cancel took {took:.1f} s"
-    assert not pid_alive(pid), "the code survived the cancel"
-    assert until(lambda: server.app.state.pool.admitted == 0, 5), "the slot was not freed"
+    assert not process_alive(pid), "the code survived the cancel"
+    assert wait_until(lambda: server.app.state.pool.admitted == 0, 5), "the slot was not freed"
     assert sandboxes[0][0].closed
     stored = client.interactions.get(created.id)
     assert stored.status == "cancelled"
@@ -285,10 +274,9 @@ def test_delete_of_a_running_background_interaction_stops_it(
 ) -> None:
     server = start_server(data_dir=tmp_path / "data", aliases={"spin": script(SPINNING)})
     client = client_for(server.url)
-    created = client.interactions.create(model="spin", input="x", tools=TOOLS, background=True)
-    assert until(lambda: running_pid(sandboxes), 20), "the code never started"
+    created = spin_in_background(client, "spin", sandboxes)
     client.interactions.delete(created.id)
-    assert until(lambda: server.app.state.pool.admitted == 0, 5), "the run went on"
+    assert wait_until(lambda: server.app.state.pool.admitted == 0, 5), "the run went on"
     time.sleep(0.2)  # the run's end writes nothing back
     r = httpx.get(f"{server.url}/v1beta/interactions/{created.id}")
     assert r.status_code == 404
@@ -301,9 +289,8 @@ def test_a_restart_keeps_finished_interactions_and_fails_running_ones(
     first = start_server(data_dir=data, aliases={"m": script(SUM), "spin": script(SPINNING)})
     client = client_for(first.url)
     finished = client.interactions.create(model="m", input="Sum?", tools=TOOLS, background=True)
-    assert until(lambda: client.interactions.get(finished.id).status == "completed", 60)
-    running = client.interactions.create(model="spin", input="x", tools=TOOLS, background=True)
-    assert until(lambda: running_pid(sandboxes), 20), "the code never started"
+    assert wait_until(lambda: client.interactions.get(finished.id).status == "completed", 60)
+    running = spin_in_background(client, "spin", sandboxes)
     first.stop()
     # a graceful stop marks it failed already; as if the server had been killed instead:
     store = Store(data)

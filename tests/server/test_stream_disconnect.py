@@ -5,32 +5,15 @@ from __future__ import annotations
 import json
 import socket
 import time
-from pathlib import Path
 
 import httpx
 import pytest
+from support import process_alive, wait_until
 
 REQUEST = {
     "contents": [{"role": "user", "parts": [{"text": "loop for a while"}]}],
     "tools": [{"codeExecution": {}}],
 }
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _wait_for(condition, timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _long_script(script) -> str:
@@ -54,13 +37,13 @@ def test_disconnect_mid_stream_frees_the_sandbox(
             if any("codeExecutionResult" in json.dumps(c) for c in seen):
                 break  # leave after the first result: the stream is closed here
         [(box, pids)] = sandboxes
-        assert pids and all(alive(pid) for pid in frozenset(pids))  # running while we read
+        assert pids and all(process_alive(pid) for pid in frozenset(pids))  # running while we read
     assert pool.admitted in (0, 1)
-    assert _wait_for(lambda: pool.admitted == 0), "the run was not stopped"
+    assert wait_until(lambda: pool.admitted == 0), "the run was not stopped"
     model = created_models[-1]
     assert len(model.calls) < 10, "the run went on after the client left"
     assert box.closed
-    assert _wait_for(lambda: not any(alive(pid) for pid in pids)), "sandbox process left"
+    assert wait_until(lambda: not any(process_alive(pid) for pid in pids)), "sandbox process left"
 
 
 def test_client_giving_up_on_generate_content_stops_the_run(
@@ -70,7 +53,7 @@ def test_client_giving_up_on_generate_content_stops_the_run(
     url = f"{server.url}/v1beta/models/long:generateContent"
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(url, json=REQUEST, timeout=1.5)
-    assert _wait_for(lambda: server.app.state.pool.admitted == 0), "the run was not stopped"
+    assert wait_until(lambda: server.app.state.pool.admitted == 0), "the run was not stopped"
     assert len(created_models[-1].calls) < 15
     [(box, _pids)] = sandboxes
     assert box.closed
@@ -101,7 +84,7 @@ def test_disconnect_kills_the_running_code_within_a_second(
         if not sandboxes:
             return []
         proc = sandboxes[0][0]._state.proc
-        return [proc.pid] if proc is not None and alive(proc.pid) else []
+        return [proc.pid] if proc is not None and process_alive(proc.pid) else []
 
     body = json.dumps(REQUEST).encode()
     head = (
@@ -110,13 +93,15 @@ def test_disconnect_kills_the_running_code_within_a_second(
     )
     conn = socket.create_connection(("127.0.0.1", server.port))
     conn.sendall(head.encode() + body)  # a raw client: generateContent answers only at the end
-    assert _wait_for(lambda: bool(running()), 20), "the code never started"
+    assert wait_until(lambda: bool(running()), 20), "the code never started"
     time.sleep(0.5)  # it is spinning now
     pid = running()[0]
     left_at = time.monotonic()
     conn.close()  # the client goes away
-    assert _wait_for(lambda: not alive(pid), 5), "the spinning code survived the disconnect"
+    assert wait_until(lambda: not process_alive(pid), 5), (
+        "the spinning code survived the disconnect"
+    )
     stopped_after = time.monotonic() - left_at
     assert stopped_after < 1.0, f"the code ran on for {stopped_after:.2f} s after the disconnect"
-    assert _wait_for(lambda: pool.admitted == 0, 5), "the worker slot was not freed"
+    assert wait_until(lambda: pool.admitted == 0, 5), "the worker slot was not freed"
     assert sandboxes[0][0].closed
