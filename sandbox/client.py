@@ -139,6 +139,16 @@ class ZygoteClient:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def ended_within(self, seconds: float) -> bool:
+        """Whether the fork server has ended or ends within `seconds`. A killed pid-namespace
+        init is reported dead only after its children are reaped, so a session's death can be
+        seen a moment before the fork server's."""
+        try:
+            self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def request(self, req: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
         with self._lock:
             try:

@@ -253,7 +253,7 @@ class Sandbox:
                 "the session was restarted (variables lost, files kept)",
                 "traceback": "",
             }
-        if result.get("died") and not state.client.alive():
+        if result.get("died") and state.client.ended_within(0.3):
             # The fork server died with the session: its workspace is gone too. Say so.
             result["error"] = {
                 "name": "SandboxProcessExit",
