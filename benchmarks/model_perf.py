@@ -7,6 +7,8 @@
 - cli: `python -m agent solve` end to end, a new process each time (after one warm-up run
   that leaves the prompt prefix's state in the cache directory), medians over the repeats, with
   the model calls' prompt and generation seconds from `--json`'s `speed`.
+- first token: in the server, the seconds to a streamed solve's first text after a solve with
+  code, a request without code, or one with another system instruction (medians).
 - decode: tokens/s of our local backend against llama-cpp-python's own completion on the same
   GGUF and threads (the floor), the same prompt, greedy, one after the other.
 Runs everything in this process; the machine should be otherwise idle.
@@ -76,6 +78,56 @@ def server_rows(spec: str, repeats: int, batching: bool) -> list[str]:
             rows.append(
                 f"| {'on' if batching else 'off'} | {n} | {a:.1f} | {t:.1f} | {t / a:.2f} "
                 f"| {same}/{n * repeats} |"
+            )
+    return rows
+
+
+BEFORE = {
+    "a solve with code": {"tools": [{"codeExecution": {}}]},
+    "a request without code": {},
+    "another system instruction": {
+        "systemInstruction": {"parts": [{"text": "You are a terse assistant."}]}
+    },
+}
+
+
+def _first_token_s(url: str, model: str, question: str) -> float:
+    """Seconds from sending a streamed solve with code execution to its first text event."""
+    import httpx
+
+    body = {"contents": [{"parts": [{"text": question}]}], "tools": [{"codeExecution": {}}]}
+    start = time.perf_counter()
+    address = f"{url}/v1beta/models/{model}:streamGenerateContent?alt=sse"
+    with httpx.stream("POST", address, json=body, timeout=900) as r:
+        r.raise_for_status()
+        for line in r.iter_lines():
+            if line.startswith("data:") and '"text"' in line:
+                return time.perf_counter() - start
+    raise RuntimeError("the stream ended without text")
+
+
+def first_token_rows(spec: str, repeats: int, batching: bool) -> list[str]:
+    """The first token of a solve in the server after each kind of request (issue 17: within
+    1 s of the model being loaded, whatever request came before)."""
+    import httpx
+
+    from agent.server.background import serve_in_thread
+    from agent.server.config import ServerConfig
+
+    config = ServerConfig(aliases={"m": spec}, max_concurrency=4, batching=batching)
+    rows = []
+    with serve_in_thread(config) as server:
+        _solve(server.url, "m", "What is 2 + 2?")  # loads the model and its prompt prefix
+        for name, extra in BEFORE.items():
+            seconds = []
+            for i in range(repeats):
+                body = {"contents": [{"parts": [{"text": f"Name a colour. ({i})"}]}], **extra}
+                address = f"{server.url}/v1beta/models/m:generateContent"
+                httpx.post(address, json=body, timeout=900).raise_for_status()
+                seconds.append(_first_token_s(server.url, "m", QUESTIONS[i % len(QUESTIONS)]))
+            rows.append(
+                f"| {'on' if batching else 'off'} | {name} | {statistics.median(seconds):.2f} "
+                f"| {max(seconds):.2f} |"
             )
     return rows
 
@@ -169,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-decode", action="store_true", help="no decode-speed rows")
     p.add_argument("--skip-server", action="store_true", help="no server rounds")
     p.add_argument("--skip-cli", action="store_true", help="no one-shot CLI rows")
+    p.add_argument("--skip-first-token", action="store_true", help="no server first-token rows")
     p.add_argument("--tokens", type=int, default=128, help="tokens generated for decode speed")
     return p
 
@@ -193,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("|---|---:|---:|---:|---:|---:|")
         for row in server_rows(args.model, args.repeats, args.batching):
+            print(row, flush=True)
+    if not args.skip_first_token:
+        print("\n| batching | request before | first token s (median) | worst s |")
+        print("|---|---|---:|---:|")
+        for row in first_token_rows(args.model, args.repeats, args.batching):
             print(row, flush=True)
     if not args.skip_decode:
         print("\n| prompt | decoder | tokens | tokens/s |\n|---|---|---:|---:|")
