@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 QUESTIONS = [
     "How many times does the letter r occur in strawberry?",
@@ -82,7 +83,7 @@ def server_rows(spec: str, repeats: int, batching: bool) -> list[str]:
     return rows
 
 
-BEFORE = {
+BEFORE: dict[str, dict[str, Any]] = {
     "a solve with code": {"tools": [{"codeExecution": {}}]},
     "a request without code": {},
     "another system instruction": {
