@@ -71,6 +71,10 @@ def main() -> None:
         scheduler = _models["0.5b"].scheduler
         report["long"] = cut.get("error")
         report["max_rows"] = scheduler.max_rows
+        # the scheduler frees a cancelled request's slot at its next step, not at once
+        deadline = time.monotonic() + 10
+        while any(slot.request for slot in scheduler.slots) and time.monotonic() < deadline:
+            time.sleep(0.05)
         report["busy_after"] = sum(slot.request is not None for slot in scheduler.slots)
         # a second turn of a conversation: its first turn is still in a slot's cache. (Not a
         # first turn of the race above: a waiting request may have taken over its slot.)
