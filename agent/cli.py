@@ -114,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         metavar="K",
-        help="solve K times (first greedy, then sampled) and answer with the majority (1)",
+        help=(
+            "solve up to K times (first greedy, then sampled; in rounds of 2, then 4, 8 in all,"
+            " stopping once the answers agree) and answer with the majority (1)"
+        ),
     )
     solve.add_argument(
         "--recheck",

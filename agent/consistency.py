@@ -1,7 +1,8 @@
 """Self-consistency strategies around `Agent._solve`: sample several solves, answer by vote.
 
-`solve_sampled` (Agent(samples=K)): K solves, the first greedy, the first answers decoded as one
-batch where the backend can; the majority of the finished solves' answers wins.
+`solve_sampled` (Agent(samples=K)): at most K solves in rounds (2, then 4, then 8...) that stop
+when the answers agree, the first greedy, each round's first answers decoded as one batch where
+the backend can; the majority of the finished solves' answers wins.
 
 `solve_checked` (the default, Agent(recheck=N)): one greedy solve, streamed as usual; only when
 its code left a number of the question unused (`agent.verify`), N more solves are sampled and the
@@ -30,7 +31,7 @@ from agent.parts import CodePart, Message, Part, TextPart
 from agent.result import SolveResult
 from agent.usage import Usage
 from agent.verify import unused_numbers
-from agent.vote import Ballot, answer_key, tally
+from agent.vote import Ballot, answer_key, rounds, settled, tally
 
 if TYPE_CHECKING:
     from agent.loop import Agent
@@ -51,22 +52,33 @@ RECHECK_NOTE = (
 def solve_sampled(
     agent: Agent, history: list[Message], inputs: list[InputFile], stream_text: bool
 ) -> Generator[Event, None, None]:
-    """K solves, one answer: the majority of the answers that came out of a finished solve."""
+    """At most K solves, one answer: the majority of the answers that came out of a finished
+    solve. They are drawn in rounds (2, then 4 in all, then 8...) that stop once the answers
+    have settled (`agent.vote.settled`), so a question the samples agree on costs two."""
     from agent.model_call import OutOfTime
 
     start = time.monotonic()
-    try:
-        firsts = first_turns(
-            agent, history, inputs, agent.samples, deadline=start + agent.time_budget_s
-        )
-    except ModelError as exc:
-        yield Done(SolveResult(finish_reason="ERROR", error=str(exc)))
+    deadline = start + agent.time_budget_s
+    results: list[SolveResult] = []
+    for drawn, size in rounds(agent.samples):
+        try:
+            firsts = first_turns(
+                agent, history, inputs, size, deadline, greedy=drawn == 0, first_seed=drawn
+            )
+        except (ModelError, OutOfTime) as exc:
+            if drawn == 0:
+                yield Done(_failed(exc, time.monotonic() - start))
+                return
+            log.warning("samples: round after %d solves failed (%s)", drawn, exc)
+            break
+        results += _chains(agent, history, inputs, firsts, start)
+        left = agent.samples - drawn - size
+        if settled([_ballot(r) for r in results], left) or time.monotonic() >= deadline:
+            break
+    if not results:
+        why = "every sampled answer was cut off at the token limit"
+        yield Done(SolveResult(finish_reason="MAX_TOKENS", error=why))
         return
-    except OutOfTime:
-        duration = time.monotonic() - start
-        yield Done(SolveResult(finish_reason="TIME_BUDGET", duration_s=duration))
-        return
-    results = _chains(agent, history, inputs, firsts, start)
     count = tally([_ballot(r) for r in results])
     won = results[count.winner if count.winner is not None else 0]
     yield from _emit(won.parts, stream_text)
@@ -81,6 +93,15 @@ def solve_sampled(
             }
         )
     )
+
+
+def _failed(exc: Exception, duration: float) -> SolveResult:
+    """The result of a sampled solve whose first answers could not be made."""
+    from agent.model_call import OutOfTime
+
+    if isinstance(exc, OutOfTime):
+        return SolveResult(finish_reason="TIME_BUDGET", duration_s=duration)
+    return SolveResult(finish_reason="ERROR", error=str(exc), duration_s=duration)
 
 
 def solve_checked(
@@ -123,7 +144,9 @@ def solve_checked(
 
     sampler = _sampler(agent)
     try:
-        firsts = first_turns(sampler, history, inputs, agent.recheck + 1, deadline=deadline)[1:]
+        firsts = first_turns(
+            sampler, history, inputs, agent.recheck, deadline, greedy=False, first_seed=1
+        )
     except (ModelError, OutOfTime) as exc:  # the greedy answer stands
         log.warning("recheck: no samples (%s)", type(exc).__name__)
         spent = time.monotonic() - start
@@ -231,7 +254,7 @@ def _plain_samples(agent: Agent, history: list[Message], start: float) -> list[S
     twin = _without_code(agent)
     try:
         deadline = start + agent.time_budget_s
-        firsts = first_turns(twin, history, [], agent.recheck + 1, deadline=deadline)[1:]
+        firsts = first_turns(twin, history, [], agent.recheck, deadline, greedy=False, first_seed=1)
     except (ModelError, OutOfTime):
         return []
     return _chains(twin, history, [], firsts, start)
@@ -243,10 +266,13 @@ def first_turns(
     inputs: list[InputFile],
     n: int,
     deadline: float = math.inf,
+    greedy: bool = True,
+    first_seed: int = 0,
 ) -> list[ModelTurn]:
-    """`n` first answers (the first greedy, the rest sampled): one batch where the backend
-    offers it, else n calls. They are made in a worker thread that is cancelled at `deadline`
-    (monotonic; `agent.model_call.OutOfTime` then) or on Ctrl-C."""
+    """`n` first answers (the first greedy unless not `greedy`, answer i sampled with seed
+    `first_seed` + i): one batch where the backend offers it, else n calls. They are made in a
+    worker thread that is cancelled at `deadline` (monotonic; `agent.model_call.OutOfTime`
+    then) or on Ctrl-C."""
     from agent.execute import prewarm_sandbox
     from agent.model_call import call_model
 
@@ -265,13 +291,15 @@ def first_turns(
                 shown,
                 n=n,
                 code_execution=agent.code_execution,
-                options=options,
+                options=options.model_copy(update={"seed": first_seed}),
                 temperature=agent.sample_temperature,
+                greedy_first=greedy,
             )
             return turns
         turns = []
         for i in range(n):
-            update = {} if i == 0 else {"temperature": agent.sample_temperature, "seed": i}
+            sampled = {"temperature": agent.sample_temperature, "seed": first_seed + i}
+            update = {} if i == 0 and greedy else sampled
             turns.append(
                 agent.model.generate(
                     system,

@@ -69,9 +69,11 @@ class Agent:
     after which code execution is switched off and the model must answer. time_budget_s: wall
     clock per solve (model calls and code runs). sandbox_limits: a `sandbox.Limits`; its
     timeout_s is the per-run timeout (30 s by default). One Agent may run solves concurrently.
-    samples: self-consistency; K > 1 solves the question K times (the first greedily, the others
-    sampled at `sample_temperature`, first answers decoded as one batch where the backend can)
-    and answers with the majority of their results; the winner's parts are the result's parts.
+    samples: self-consistency; K > 1 solves the question up to K times (the first greedily, the
+    others sampled at `sample_temperature`) in rounds of 2, then 4, 8 in all, each round's first
+    answers decoded as one batch where the backend can, until the answers agree
+    (`agent.vote.settled`); it answers with the majority of their results, and the winner's
+    parts are the result's parts.
     recheck: with samples=1, when the code that ran leaves a number of the question unused, this
     many more solves are sampled and the answer is the majority vote, preferring solves whose
     code uses every number (0: never). crosscheck: with recheck, the model also answers once

@@ -9,7 +9,8 @@ earliest solve among the tied, and solve 0 is the greedy one, so K=1 answers exa
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 _NUMBER = re.compile(r"(?<![\w.])[-−]?\d[\d,]*(?:\.\d+)?(?:/\d+)?(?![\w.]*\d)")
@@ -52,6 +53,29 @@ def tally(ballots: Sequence[Ballot]) -> Tally:
         return Tally(winner=None, votes=0, voters=0)
     best = max(counts.values(), key=lambda idx: (len(idx), -idx[0]))
     return Tally(winner=best[0], votes=len(best), voters=sum(len(v) for v in counts.values()))
+
+
+def rounds(k: int) -> Iterator[tuple[int, int]]:
+    """(solves drawn before, solves to draw) of each round of self-consistency with at most k
+    solves: 2, then 4, then 8 in all, and so on, the last round cut to k."""
+    drawn, target = 0, 2
+    while drawn < k:
+        size = min(target, k) - drawn
+        yield drawn, size
+        drawn, target = drawn + size, target * 2
+
+
+def settled(ballots: Sequence[Ballot], left: int) -> bool:
+    """Whether drawing up to `left` more solves is not worth it: every voter agrees (two at
+    least), three in four agree, or the leader is ahead by more than the solves left."""
+    if left <= 0:
+        return True
+    keys = Counter(answer_key(b.answer) for b in ballots if b.valid and b.answer.strip())
+    counts = sorted(keys.values(), reverse=True) + [0, 0]
+    lead, runner_up, voters = counts[0], counts[1], sum(counts)
+    if voters >= 2 and lead == voters:
+        return True
+    return (lead >= 3 and 4 * lead >= 3 * voters) or lead - runner_up > left
 
 
 def _to_number(token: str) -> float | None:

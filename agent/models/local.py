@@ -264,9 +264,11 @@ class LocalModel:
         code_execution: bool,
         options: GenerateOptions,
         temperature: float,
+        greedy_first: bool = True,
     ) -> list[ModelTurn]:
-        """`n` first answers to the same conversation, decoded as one batch (the first greedy,
-        the rest sampled at `temperature`): self-consistency at a fraction of n calls' cost."""
+        """`n` first answers to the same conversation, decoded as one batch (the first greedy
+        unless not `greedy_first`, answer i sampled at `temperature` with seed `options.seed` +
+        i): self-consistency at a fraction of n calls' cost."""
         from agent.models.local_batch import sample_continuations
 
         loaded = _load(self.key)
@@ -296,6 +298,7 @@ class LocalModel:
                         seed=options.seed or 0,
                         stop=stop,
                         cancelled=_stopping,
+                        greedy_first=greedy_first,
                     )
                     if _stopping():  # the decoder left early: its texts are unfinished
                         raise Cancelled()
@@ -306,7 +309,10 @@ class LocalModel:
                     history,
                     code_execution=code_execution,
                     options=options.model_copy(
-                        update={"temperature": 0.0 if i == 0 else temperature, "seed": i}
+                        update={
+                            "temperature": 0.0 if i == 0 and greedy_first else temperature,
+                            "seed": (options.seed or 0) + i,
+                        }
                     ),
                 )
                 for i in range(n)

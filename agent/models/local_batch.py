@@ -43,9 +43,11 @@ def sample_continuations(
     seed: int,
     stop: StopCheck,
     cancelled: Callable[[], bool] = lambda: False,
+    greedy_first: bool = True,
 ) -> list[Continuation]:
-    """Decode `n` continuations of `prompt` together; `stop(text)` ends one early, `cancelled()`
-    (checked before every step) all of them."""
+    """Decode `n` continuations of `prompt` together (the first greedy unless not
+    `greedy_first`, sequence i sampled with seed + i); `stop(text)` ends one early,
+    `cancelled()` (checked before every step) all of them."""
     import llama_cpp
 
     ctx = llm._ctx.ctx  # type: ignore[attr-defined]
@@ -80,7 +82,8 @@ def sample_continuations(
                 logits = np.ctypeslib.as_array(
                     ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(n_vocab,)
                 )
-                token = _pick(logits, 0.0 if seq == 0 else temperature, rngs[seq])
+                greedy = seq == 0 and greedy_first
+                token = _pick(logits, 0.0 if greedy else temperature, rngs[seq])
                 out = outs[seq]
                 if token in end_tokens:
                     out.finish = "STOP"

@@ -215,7 +215,7 @@ class _SlowBatch:
     def generate(self, system, history, *, code_execution, options, on_text=None):
         raise AssertionError("the first answers come from generate_many")
 
-    def generate_many(self, system, history, *, n, code_execution, options, temperature):
+    def generate_many(self, system, history, *, n, code_execution, options, temperature, **kw):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if cancel.cancelled():

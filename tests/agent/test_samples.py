@@ -9,7 +9,7 @@ from agent.degenerate import is_degenerate, trim_loop
 from agent.models.base import GenerateOptions, ModelTurn
 from agent.parts import Message, ResultPart, TextPart
 from agent.usage import CallUsage
-from agent.vote import Ballot, answer_key, tally
+from agent.vote import Ballot, answer_key, rounds, settled, tally
 
 
 class FunctionModel:
@@ -54,6 +54,44 @@ def test_majority_of_executed_answers_wins(sandboxes):
     assert r.to_gemini()["samples"] == {"answers": ["36", "42", "42", "42"], "votes": 3}
     sampled = [o for o in model.calls if o.temperature > 0]
     assert {o.seed for o in sampled} == {1, 2, 3} and model.calls[0].temperature == 0
+
+
+def test_samples_that_agree_at_once_stop_after_two_solves(sandboxes):
+    model = FunctionModel(program_then_answer(lambda seed: "print(6 * 7)"))
+    r = Agent(model, samples=8).run("What is 6 times 7?")
+    assert r.final_answer == "42" and r.samples == ["42", "42"] and r.votes == 2
+    assert r.steps == 4 and len(sandboxes) == 2
+
+
+def test_samples_go_on_in_rounds_until_the_answers_settle(sandboxes):
+    codes = {None: "print(1)", 1: "print(2)", 2: "print(3)", 3: "print(2)"}
+    codes |= {i: "print(2)" for i in range(4, 8)}
+    model = FunctionModel(program_then_answer(codes.__getitem__))
+    r = Agent(model, samples=8).run("?")
+    # 1, 2 disagree; 3, 2 leave 2 ahead by one; four more give 2 six votes of eight
+    assert r.samples == ["1", "2", "3", "2", "2", "2", "2", "2"] and r.final_answer == "2"
+    assert r.votes == 6
+    sampled = [o.seed for o in model.calls if o.temperature > 0]
+    assert sorted(sampled) == list(range(1, 8))  # every sample its own seed
+
+
+def test_rounds_double_up_to_k():
+    assert list(rounds(1)) == [(0, 1)]
+    assert list(rounds(4)) == [(0, 2), (2, 2)]
+    assert list(rounds(8)) == [(0, 2), (2, 2), (4, 4)]
+    assert list(rounds(5)) == [(0, 2), (2, 2), (4, 1)]
+
+
+def test_answers_settle_on_agreement_or_a_lead_that_cannot_be_caught():
+    b = [Ballot(a) for a in ("7", "7.0")]
+    assert settled(b, left=6)  # two of two
+    assert not settled([Ballot("7"), Ballot("8")], left=2)
+    assert not settled([Ballot("7"), Ballot("x", valid=False)], left=2)  # one voter
+    assert settled([Ballot(a) for a in ("7", "7", "7", "8")], left=4)  # three in four
+    assert not settled([Ballot(a) for a in ("7", "7", "8", "9")], left=4)
+    assert settled([Ballot(a) for a in ("7", "7", "8", "9")], left=0)
+    assert settled([Ballot(a) for a in ("7", "7", "7", "8", "9")], left=1)
+    assert not settled([Ballot(a) for a in ("7", "7", "7", "8", "9", "9")], left=1)
 
 
 def test_failed_samples_do_not_vote_and_ties_go_to_the_greedy_one():
@@ -140,6 +178,7 @@ def test_code_that_leaves_a_number_unused_is_rechecked_by_a_vote(sandboxes):
     assert kinds == ["code", "result", "text", "text", "code", "result", "text"]
     assert r.parts[3].text.startswith("[recheck: the code left 2000 of the question unused")
     assert r.parts[4].code == GOOD and r.steps == 10
+    assert len(model.calls) == 10  # no greedy first answer drawn again for the samples
 
 
 def test_code_that_uses_every_number_is_not_rechecked(sandboxes):
