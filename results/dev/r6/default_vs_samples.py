@@ -1,7 +1,8 @@
 """Issue 12, round 6: the model in words, the default solve (solve first, `--recheck 4`) and
 adaptive self-consistency (`--samples K`: rounds of 2, 4, 8 solves until the answers agree) on
 the same tasks, in one run, with the time of each.
-Usage: python results/dev/r6/default_vs_samples.py DATA OFFSET LIMIT K OUT.jsonl"""
+Usage: python results/dev/r6/default_vs_samples.py DATA OFFSET LIMIT K OUT.jsonl [MODES]
+(MODES: a comma list of words, default, samplesK, crosscheck; the first three by default.)"""
 
 import json
 import sys
@@ -19,7 +20,10 @@ def main() -> None:
         "words": Agent("local", code_execution=False, recheck=0),
         "default": Agent("local"),
         f"samples{k}": Agent("local", samples=k, recheck=0),
+        "crosscheck": Agent("local", recheck=k, crosscheck=True),
     }
+    chosen = sys.argv[6].split(",") if len(sys.argv) > 6 else list(agents)[:3]
+    agents = {mode: agents[mode] for mode in chosen}
     done = set()
     try:
         done = {json.loads(line)["id"] for line in open(out)}
