@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent import execute
+from agent.answer import extract_final_answer
 from agent.consistency import solve_checked, solve_sampled
 from agent.degenerate import is_degenerate, trim_loop
 from agent.events import Done, Event, TextDelta
@@ -30,10 +31,12 @@ from agent.files import (
 from agent.model_call import OutOfTime, stream_call
 from agent.models import get_model
 from agent.models.base import GenerateOptions, Model, ModelError, ModelTurn
-from agent.parts import CodePart, Message, Part, TextPart
+from agent.observe import truncate
+from agent.parts import FIGURE_LINE, CodePart, Message, Part, ResultPart, TextPart
 from agent.result import SolveResult
 from agent.solve_state import SolveState
 from agent.strategies import Attempt, Prompt, Strategy, named_strategy, strategy_for
+from agent.verify import answer_contradicts_output
 
 if TYPE_CHECKING:
     from sandbox import Limits
@@ -47,6 +50,11 @@ CODE_DISABLED = (
     "Code execution failed {n} times in a row, so it is now disabled. Do not write any more "
     "code. Using what you have found so far, give your final answer now, as:\n"
     "Final answer: <the answer alone>"
+)
+CONTRADICTS_OUTPUT = (
+    "Your answer {answer} is not what the code printed:\n```output\n{output}\n```\nIf the code "
+    "computes what the question asks, give the value it printed. If it does not, fix the code "
+    "and run it again. End with:\nFinal answer: <the answer alone>"
 )
 CUT_OFF = (
     "Your last answer was cut off at the length limit{why}, so it was not used. Do not repeat "
@@ -281,8 +289,8 @@ class Agent:
             return False
         if cut_off:
             return self._after_cut_off(run, looped)
-        if code is None:  # an answer
-            return False
+        if code is None:  # an answer, unless it contradicts the output it follows
+            return self._asked_to_recheck(run, text)
         if run.code_on and run.failures >= max(1, self.max_retries):
             run.code_on = False
             run.history.append(Message.user(CODE_DISABLED.format(n=run.failures)))
@@ -333,6 +341,21 @@ class Agent:
         run.last_code = code.strip()
         return [result, *images]
 
+    def _asked_to_recheck(self, run: SolveState, text: str) -> bool:
+        """Once per solve: when the answer states a number the output just before it does not
+        show, say so and go on (True). The 1.5B often answers with its guess from before the
+        code (a word count of 30 after the code printed 49)."""
+        output = _last_output(run.history[:-1])
+        if run.rechecked_answer or output is None or not run.code_on:
+            return False
+        answer = extract_final_answer(text)
+        if not answer_contradicts_output(answer, output):
+            return False
+        run.rechecked_answer = True
+        shown = truncate(output.strip(), 300)
+        run.history.append(Message.user(CONTRADICTS_OUTPUT.format(answer=answer, output=shown)))
+        return True
+
     def _after_cut_off(self, run: SolveState, looped: bool) -> bool:
         """An answer cut off at the token limit: ask again (twice), then give up."""
         if run.cut_offs < CUT_OFF_RETRIES:
@@ -357,3 +380,14 @@ class Agent:
         finally:
             if self.sandbox is None:
                 run.sandbox.close()
+
+
+def _last_output(history: list[Message]) -> str | None:
+    """What the run that `history` ends with printed, if it ran and succeeded."""
+    if not history or history[-1].role != "model":
+        return None
+    results = [p for p in history[-1].parts if isinstance(p, ResultPart)]
+    if not results or results[-1].outcome != "OUTCOME_OK":
+        return None
+    printed = FIGURE_LINE.sub("", results[-1].output)  # "[figure 1 shown]" is not a value
+    return printed if printed.strip() else None

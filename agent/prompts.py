@@ -49,8 +49,15 @@ SOLVE_FIRST = (
     "```python block that does the same steps, one variable per quantity, and prints the "
     "answer, then stop. "
 )
+# Without worked examples the 1.5B did text tasks by hand and typed the result into the code.
+ON_TEXT = (
+    "For text, lists, dates and data, say in words which steps to take and let the code take "
+    "them on the exact text from the question: never type into the code a result you worked "
+    "out by hand. "
+)
 CODE_EXECUTION_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", CODE_FIRST)
 SOLVE_FIRST_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", SOLVE_FIRST)
+SOLVE_FIRST_ZERO_SHOT_PROMPT = _CODE_EXECUTION_PROMPT.replace("{first}", SOLVE_FIRST + ON_TEXT)
 
 
 FILES_NOTE = "Files in the current directory (read them with code): "

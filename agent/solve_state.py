@@ -36,6 +36,7 @@ class SolveState:
     last_code: str | None = None
     empty_turns: int = 0
     cut_offs: int = 0
+    rechecked_answer: bool = False  # asked once about an answer the output did not show
     finish: FinishReason = "STOP"
     error: str | None = None
     sandbox: CodeSandbox | None = None  # opened when code first runs

@@ -7,6 +7,10 @@ that ran; `agent.consistency.solve_checked` then samples more solves and votes.
 
 Measured on GSM8K-train (first 40, 1.5B): asking the model once whether the unused numbers
 matter changed none of its answers (it repeated them), so the check now triggers resampling.
+
+`answer_contradicts_output` catches the other common slip: a run prints the right value and the
+model then answers with a number it had guessed before the code (a word count of 30 after the
+code printed 49); the loop asks once for the answer the output shows.
 """
 
 from __future__ import annotations
@@ -71,3 +75,32 @@ def unused_numbers(question: str, codes: list[str]) -> list[str]:
 
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+_VALUE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+def numbers_of(text: str) -> list[tuple[float, int]]:
+    """(value, decimals written) of each unsigned number in `text`; "1,234.5" is one number."""
+    found = []
+    for literal in _VALUE.findall(text):
+        plain = literal.replace(",", "")
+        decimals = len(plain.split(".", 1)[1]) if "." in plain else 0
+        found.append((float(plain), decimals))
+    return found
+
+
+def answer_contradicts_output(answer: str, output: str) -> bool:
+    """True when the answer states a number that the code's output does not show, even rounded
+    to the answer's own decimals (the output 104.996 shows the answer 105; 49 does not show 30).
+    Signs are ignored ("how many fewer" answered 20 from an output of -20). Answers without a
+    number are not judged: their form varies too much (True/yes, a list, a name)."""
+    shown = [value for value, _ in numbers_of(output)]
+    stated = numbers_of(answer)
+    if not shown or not stated:
+        return False
+    for value, decimals in stated:
+        half_unit = 0.5 * 10.0**-decimals
+        if not any(abs(value - s) <= half_unit + 1e-9 * max(1.0, s) for s in shown):
+            return True
+    return False

@@ -10,6 +10,7 @@ counted, streamed and stopped by the time budget like any other.
 - `TextProtocol`: code as fenced ```python text after worked examples, with a ```python
   prefill where code is due and retries after a failed run (the embedded model).
 - `SolveFirst`: the text protocol, the problem solved in words before the code.
+- `SolveFirstZeroShot`: solve first without the worked examples.
 
 `STRATEGIES` names the text strategies for `--strategy`; a new strategy is one module here and
 one line there.
@@ -21,6 +22,7 @@ from typing import Any
 
 from agent.strategies.base import Attempt, NativeTools, Prompt, Strategy
 from agent.strategies.solve_first import SolveFirst
+from agent.strategies.solve_first_zero_shot import SolveFirstZeroShot
 from agent.strategies.text_protocol import TextProtocol, must_write_code
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "Prompt",
     "STRATEGIES",
     "SolveFirst",
+    "SolveFirstZeroShot",
     "Strategy",
     "TextProtocol",
     "must_write_code",
@@ -39,6 +42,7 @@ __all__ = [
 STRATEGIES: dict[str, type[TextProtocol]] = {
     "code-first": TextProtocol,
     "solve-first": SolveFirst,
+    "solve-first-zero-shot": SolveFirstZeroShot,
 }
 
 

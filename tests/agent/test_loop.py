@@ -408,3 +408,47 @@ def test_a_hanging_backend_ends_at_the_time_budget(monkeypatch):
         release.set()
     assert r.finish_reason == "TIME_BUDGET"
     assert r.steps == 1 and r.parts == []
+
+
+def test_an_answer_the_output_does_not_show_is_questioned_once(make_script, sandboxes):
+    turns = [
+        {"text": "About 30 words.", "code": "print(len('a b c d e f g'.split()) * 7)"},
+        {"text": "Final answer: 30"},
+        {"text": "The code counted them: Final answer: 49"},
+    ]
+    agent = Agent(make_script(turns), recheck=0)
+    r = agent.run("How many words?")
+    assert r.final_answer == "49" and r.steps == 3
+    asked = agent.model.calls[2]["history"][-1]
+    assert asked.role == "user" and "Your answer 30 is not what the code printed" in asked.text()
+    assert "49" in asked.text()
+
+
+def test_the_answer_is_questioned_only_once_and_then_stands(make_script, sandboxes):
+    turns = [
+        {"code": "print(49)"},
+        {"text": "Final answer: 30"},
+        {"text": "Final answer: 30"},
+        {"code": "print(50)"},
+    ]
+    agent = Agent(make_script(turns), recheck=0)
+    r = agent.run("How many words?")
+    assert r.final_answer == "30" and r.steps == 3  # the model kept its answer: it stands
+
+
+@pytest.mark.parametrize(
+    "output, answer",
+    [
+        ("3000.0 3\n", "3"),
+        ("104.996\n", "105"),
+        ("-20\n", "20"),
+        ("[figure 1 shown]\n", "5"),
+        ("True\n", "yes"),
+        ("623,650,303.53\n", "623,650,303.53"),
+    ],
+)
+def test_answers_the_output_shows_are_not_questioned(make_script, sandboxes, output, answer):
+    code = f"print({output.strip()!r})"
+    agent = Agent(make_script([{"code": code}, {"text": f"Final answer: {answer}"}]), recheck=0)
+    r = agent.run("q")
+    assert r.final_answer == answer and r.steps == 2

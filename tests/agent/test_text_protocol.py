@@ -7,12 +7,19 @@ from agent import Agent
 from agent.models.base import GenerateOptions, ModelTurn
 from agent.models.local import _to_turn
 from agent.parts import CodePart, ImagePart, Message, ResultPart, TextPart
-from agent.prompts import CODE_EXECUTION_PROMPT, EXAMPLES, SOLVE_FIRST_PROMPT, system_prompt
+from agent.prompts import (
+    CODE_EXECUTION_PROMPT,
+    EXAMPLES,
+    SOLVE_FIRST_PROMPT,
+    SOLVE_FIRST_ZERO_SHOT_PROMPT,
+    system_prompt,
+)
 from agent.strategies import (
     STRATEGIES,
     Attempt,
     NativeTools,
     SolveFirst,
+    SolveFirstZeroShot,
     TextProtocol,
     must_write_code,
     named_strategy,
@@ -227,6 +234,30 @@ def test_solve_first_prompts_for_words_then_code_and_shows_the_examples_solution
     assert SolveFirst().prompt(question, code_execution=False).system == plain_words(question)
 
 
+def test_solve_first_zero_shot_is_solve_first_without_the_worked_examples() -> None:
+    question = [Message.user("How many wheels do 3 bikes have?")]
+    zero = named_strategy("solve-first-zero-shot", LocalLike())
+    assert isinstance(zero, SolveFirstZeroShot) and zero.prefill and not zero.few_shot
+    prompt = zero.prompt(question, code_execution=True)
+    assert prompt.system == SOLVE_FIRST_ZERO_SHOT_PROMPT
+    assert prompt.system.startswith(SOLVE_FIRST_PROMPT.split("Then write")[0])
+    assert prompt.history == question and prompt.shared == 0
+    # it thinks first as solve first does, and a plan without code is continued as code
+    assert zero.first_attempt(question, code_execution=True) == Attempt()
+    plan = ModelTurn(text="3 bikes, 2 wheels each.\nFinal answer: 6")
+    assert zero.next_attempt(question, [plan], code_execution=True) == Attempt(
+        "3 bikes, 2 wheels each.\n\n" + CODE, stream=False
+    )
+    files = zero.prompt(question, code_execution=True, files=["bikes.csv"])
+    assert files.history[0].text().startswith("Files in the current directory")
+    assert zero.prompt(question, code_execution=False).system == plain_words(question)
+
+
+class LocalLike:
+    supports_prefill = True
+    few_shot = True
+
+
 def plain_words(question: list[Message]) -> str:
     return TextProtocol().prompt(question, code_execution=False).system
 
@@ -236,7 +267,7 @@ def test_named_strategies_follow_what_the_model_can_take() -> None:
         supports_prefill = False
         few_shot = False
 
-    assert set(STRATEGIES) == {"code-first", "solve-first"}
+    assert set(STRATEGIES) == {"code-first", "solve-first", "solve-first-zero-shot"}
     chosen = named_strategy("solve-first", NoPrefill())
     assert isinstance(chosen, SolveFirst) and not chosen.prefill and not chosen.few_shot
     assert named_strategy("code-first", object()).prefill is False

@@ -1,5 +1,5 @@
 from agent.models.llama_buffers import extra_buffers_wanted
-from agent.verify import code_numbers, question_numbers, unused_numbers
+from agent.verify import answer_contradicts_output, code_numbers, question_numbers, unused_numbers
 
 MOVIE = (
     "James creates a movie for $2000. Each DVD cost $6 to make. He sells it for 2.5 times that "
@@ -38,3 +38,16 @@ def test_extra_buffers_off_where_amx_is_advertised(monkeypatch):
     assert extra_buffers_wanted("flags\t\t: fpu sse avx2 avx512f\n") is True
     monkeypatch.setenv("CODEXEC_EXTRA_BUFFERS", "1")
     assert extra_buffers_wanted("flags\t\t: amx_tile\n") is True
+
+
+def test_an_answer_contradicts_an_output_that_does_not_show_its_numbers() -> None:
+    contradicts = answer_contradicts_output
+    assert contradicts("30", "49\n")
+    assert contradicts("62,365,030.33", "623,650,303.53\n")  # a misplaced comma
+    assert contradicts("40", "1.6\n")
+    assert not contradicts("8", "8.0\n") and not contradicts("105", "104.996\n")
+    assert not contradicts("0.88", "0.882081\n")  # rounded to the answer's own decimals
+    assert not contradicts("1995-09-21", "1995-09-21\n")
+    assert not contradicts("-9.81818", "[{x: 16/11, y: -15/11}] ['-9.81818']\n")
+    assert not contradicts("blueSkyOverTheHills", "blue_sky\n")  # no number: not judged
+    assert not contradicts("12", "no numbers here\n")
