@@ -137,9 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategy",
         choices=sorted(STRATEGIES),
         default=None,
-        help="how a text model is prompted: code-first (code before any words) or solve-first "
-        "(the problem solved in words, then code doing the same steps); default: the model's own "
-        "(solve-first for local models, code-first for openai:)",
+        help="how a text model is prompted: code-first (code before any words), solve-first "
+        "(the problem solved in words after worked examples, then code doing the same steps), "
+        "solve-first-zero-shot (the same without the examples) or auto (zero-shot for a question "
+        "in prose, the examples for one that carries data: quoted text, several lines, a list, "
+        "files); default: the model's own (auto for local models, code-first for openai:)",
     )
     solve.add_argument(
         "-v",

@@ -40,12 +40,11 @@ ASSISTANT_HEADER = "<|im_start|>assistant\n"
 
 
 def local_strategy(*, few_shot: bool = True, prefill: bool = True) -> Any:
-    """The strategy local models solve with: solve-first, measured on 60 GSM8K-train problems
-    with the 1.5B (43 right against 38 code first) and equal on a fresh equations sample
-    (docs/prompt_tuning.md)."""
-    from agent.strategies import SolveFirst
+    """The strategy local models solve with: `auto` (solve first; zero-shot for prose, with the
+    worked examples for questions that carry data), measured in agent/strategies/auto.py."""
+    from agent.strategies import Auto
 
-    return SolveFirst(few_shot=few_shot, prefill=prefill)
+    return Auto(few_shot=few_shot, prefill=prefill)
 
 
 def render_chatml(system: str, history: list[Message]) -> str:

@@ -11,6 +11,8 @@ counted, streamed and stopped by the time budget like any other.
   prefill where code is due and retries after a failed run (the embedded model).
 - `SolveFirst`: the text protocol, the problem solved in words before the code.
 - `SolveFirstZeroShot`: solve first without the worked examples.
+- `Auto`: solve first, zero-shot for questions in prose, with the examples for questions that
+  carry data (the local models' default).
 
 `STRATEGIES` names the text strategies for `--strategy`; a new strategy is one module here and
 one line there.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.strategies.auto import Auto, carries_data
 from agent.strategies.base import Attempt, NativeTools, Prompt, Strategy
 from agent.strategies.solve_first import SolveFirst
 from agent.strategies.solve_first_zero_shot import SolveFirstZeroShot
@@ -27,6 +30,7 @@ from agent.strategies.text_protocol import TextProtocol, must_write_code
 
 __all__ = [
     "Attempt",
+    "Auto",
     "NativeTools",
     "Prompt",
     "STRATEGIES",
@@ -34,12 +38,14 @@ __all__ = [
     "SolveFirstZeroShot",
     "Strategy",
     "TextProtocol",
+    "carries_data",
     "must_write_code",
     "named_strategy",
     "strategy_for",
 ]
 
 STRATEGIES: dict[str, type[TextProtocol]] = {
+    "auto": Auto,
     "code-first": TextProtocol,
     "solve-first": SolveFirst,
     "solve-first-zero-shot": SolveFirstZeroShot,

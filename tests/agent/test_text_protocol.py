@@ -17,6 +17,7 @@ from agent.prompts import (
 from agent.strategies import (
     STRATEGIES,
     Attempt,
+    Auto,
     NativeTools,
     SolveFirst,
     SolveFirstZeroShot,
@@ -207,7 +208,7 @@ def test_each_backend_asks_for_its_strategy() -> None:
     from agent.models.local import LocalModel
     from agent.models.openai_backend import OpenAIModel
 
-    assert isinstance(strategy_for(LocalModel("0.5b")), TextProtocol)
+    assert isinstance(strategy_for(LocalModel("0.5b")), Auto)
     fenced = strategy_for(OpenAIModel("m", base_url="http://127.0.0.1:1/v1"))
     assert isinstance(fenced, TextProtocol) and not fenced.prefill
     tools = OpenAIModel("m", base_url="http://127.0.0.1:1/v1", tools=True)
@@ -253,6 +254,29 @@ def test_solve_first_zero_shot_is_solve_first_without_the_worked_examples() -> N
     assert zero.prompt(question, code_execution=False).system == plain_words(question)
 
 
+def test_auto_solves_prose_zero_shot_and_data_with_the_worked_examples() -> None:
+    auto = Auto()
+    examples = 2 * len(EXAMPLES)
+    prose = [Message.user("A bakery sells 12 loaves a day. How many in 3 weeks?")]
+    assert auto.prompt(prose, code_execution=True) == SolveFirstZeroShot().prompt(
+        prose, code_execution=True
+    )
+    for data in [
+        'How many times does the letter "s" occur in the word "successes"?',
+        "Sort these words by length: cobalt, yellow, rabbit, travel, desert.",
+        "What is the sum of all the integers in this text?\nBought 12 eggs (#41).",
+    ]:
+        asked = [Message.user(data)]
+        prompt = auto.prompt(asked, code_execution=True)
+        assert prompt.system == SOLVE_FIRST_PROMPT and prompt.shared == examples, data
+    with_file = auto.prompt(prose, code_execution=True, files=["sales.csv"])
+    assert with_file.shared == examples
+    # the solve keeps its prompt: later turns and the loop's own notes do not move it
+    later = [*prose, _ran("OUTCOME_OK", "252\n"), Message.user('Now say "done".')]
+    assert auto.prompt(later, code_execution=True).shared == 0
+    assert auto.first_attempt(prose, code_execution=True) == Attempt()  # it thinks first
+
+
 class LocalLike:
     supports_prefill = True
     few_shot = True
@@ -267,14 +291,14 @@ def test_named_strategies_follow_what_the_model_can_take() -> None:
         supports_prefill = False
         few_shot = False
 
-    assert set(STRATEGIES) == {"code-first", "solve-first", "solve-first-zero-shot"}
+    assert set(STRATEGIES) == {"auto", "code-first", "solve-first", "solve-first-zero-shot"}
     chosen = named_strategy("solve-first", NoPrefill())
     assert isinstance(chosen, SolveFirst) and not chosen.prefill and not chosen.few_shot
     assert named_strategy("code-first", object()).prefill is False
     try:
         named_strategy("guess", object())
     except ValueError as exc:
-        assert "code-first, solve-first" in str(exc)
+        assert "auto, code-first, solve-first" in str(exc)
     else:
         raise AssertionError("an unknown strategy is refused")
 
