@@ -30,6 +30,7 @@ from agent.result import OutputFile, SolveResult
 from agent.strategies import STRATEGIES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_KEY = 0, 1, 2, 3
+SERVER_PACKAGES = ("fastapi", "starlette", "uvicorn", "mcp")  # the `serve` extra
 _FINAL_MARKER = re.compile(r"final\s+answer", re.IGNORECASE)
 
 
@@ -40,16 +41,28 @@ def program_name(command: str = "") -> str:
     return f"{base} {command}".strip()
 
 
+def _server_command(name: str, argv: list[str]) -> int:
+    """`serve` or `mcp`, whose web and MCP frameworks are the `serve` extra."""
+    try:
+        if name == "serve":
+            from agent.server.serve import main as run
+        else:
+            from agent.server.mcp_server import main as run
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in SERVER_PACKAGES:
+            raise
+        return _fail(
+            f"{name} needs the {exc.name.split('.')[0]} package; install it with "
+            "pip install 'codexec[serve]'",
+            EXIT_USAGE,
+        )
+    return int(run(argv) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "serve":
-        from agent.server.serve import main as serve_main
-
-        return int(serve_main(argv[1:]) or 0)
-    if argv and argv[0] == "mcp":
-        from agent.server.mcp_server import main as mcp_main
-
-        return int(mcp_main(argv[1:]) or 0)
+    if argv and argv[0] in ("serve", "mcp"):
+        return _server_command(argv[0], argv[1:])
     args = build_parser().parse_args(argv)  # exits 2 on a usage error
     try:
         return solve_command(args)

@@ -41,6 +41,21 @@ def _env(*names: str) -> str | None:
     return None
 
 
+def _require(kind: str, module: str, extra: str) -> None:
+    """A clear error when a backend's SDK is not installed (the cloud SDKs are an extra)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module set to None
+        found = False
+    if not found:
+        raise BadModelSpecError(
+            f"{kind}: the {module} package is not installed; install it with "
+            f"pip install 'codexec[{extra}]'"
+        )
+
+
 def _local(arg: str) -> Model:
     from agent.models.gguf_file import is_path_spec
 
@@ -72,6 +87,7 @@ def _openai(name: str) -> Model:
                 "vLLM, Ollama or llama.cpp, which needs no key)"
             )
         api_key = "not-needed"
+    _require("openai", "openai", "cloud")
     from agent.models.openai_backend import OpenAIModel
 
     return OpenAIModel(name, base_url=base_url, api_key=api_key)
@@ -81,6 +97,7 @@ def _gemini(name: str) -> Model:
     api_key = _env("GEMINI_API_KEY", "GOOGLE_API_KEY")
     if api_key is None:
         raise MissingKeyError("gemini: set GEMINI_API_KEY (or GOOGLE_API_KEY)")
+    _require("gemini", "google.genai", "cloud")
     from agent.models.gemini_backend import GeminiModel
 
     return GeminiModel(name, api_key=api_key)
@@ -90,6 +107,7 @@ def _anthropic(name: str) -> Model:
     api_key = _env("ANTHROPIC_API_KEY")
     if api_key is None:
         raise MissingKeyError("anthropic: set ANTHROPIC_API_KEY")
+    _require("anthropic", "anthropic", "cloud")
     from agent.models.anthropic_backend import AnthropicModel
 
     return AnthropicModel(name, api_key=api_key)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from agent.models import OPERATOR_CREDENTIALS, PROVIDERS, SPEC_PREFIXES, VALID_SPECS, get_model
@@ -94,3 +97,32 @@ def test_backends_are_built_without_touching_the_network(
     assert type(model).__name__ == cls
     assert model.spec == expected_spec
     assert get_model(spec) is not model
+
+
+@pytest.mark.parametrize(
+    "spec, variable, module",
+    [
+        ("openai:gpt-4o-mini", "OPENAI_API_KEY", "openai"),
+        ("gemini:gemini-2.5-flash", "GEMINI_API_KEY", "google.genai"),
+        ("anthropic:claude-x", "ANTHROPIC_API_KEY", "anthropic"),
+    ],
+)
+def test_a_backend_whose_sdk_is_missing_names_the_extra(monkeypatch, spec, variable, module):
+    monkeypatch.setenv(variable, "k")
+    monkeypatch.setitem(sys.modules, module, None)  # as if the package were not installed
+    with pytest.raises(BadModelSpecError) as exc:
+        get_model(spec)
+    assert f"the {module} package is not installed" in str(exc.value)
+    assert "pip install 'codexec[cloud]'" in str(exc.value)
+
+
+@pytest.mark.parametrize("command, package", [("serve", "fastapi"), ("mcp", "mcp")])
+def test_serve_and_mcp_without_their_extra_say_what_to_install(command, package):
+    hide = f"import sys; sys.modules[{package!r}] = None; "
+    run = "from agent.cli import main; sys.exit(main([" + repr(command) + "]))"
+    done = subprocess.run(
+        [sys.executable, "-c", hide + run], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{command} needs the {package} package" in done.stderr
+    assert "pip install 'codexec[serve]'" in done.stderr and "Traceback" not in done.stderr
