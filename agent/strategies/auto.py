@@ -8,7 +8,7 @@ process it (str.count, re.findall, sorted with a key, pandas).
 
 Measured with the 1.5B (results/dev/r7/): on GSM8K-train tasks 241-280 zero-shot answered 30 of
 40 right, with the examples 19 and without code 25; on a fresh text-suite sample zero-shot
-answered 15 of 24 right and with the examples 22 of 26. None of the 400 GSM8K-train questions
+answered 16 of 26 right and with the examples 22 of 26. None of the 400 GSM8K-train questions
 carries data in this sense; every text-suite question of the data-processing kinds does.
 """
 
