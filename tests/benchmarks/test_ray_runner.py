@@ -49,7 +49,7 @@ def test_ray_run_scores_every_task_once(local_ray: None, tmp_path: Path) -> None
 
     # with code execution: each Ray task opens its own sandbox
     code_script = tmp_path / "code.json"
-    turns = [{"text": "", "code": "print({question} + 1)"}, {"text": "Final answer: {question}"}]
+    turns = [{"text": "", "code": "print({question})"}, {"text": "Final answer: {question}"}]
     code_script.write_text(json.dumps(turns))
     out2 = tmp_path / "out2.jsonl"
     args = ["--suite", str(tasks), "--model", f"scripted:{code_script}", "--limit", "2"]
