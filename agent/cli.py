@@ -49,11 +49,11 @@ def _server_command(name: str, argv: list[str]) -> int:
         else:
             from agent.server.mcp_server import main as run
     except ModuleNotFoundError as exc:
-        if exc.name is None or exc.name.split(".")[0] not in SERVER_PACKAGES:
+        package = (exc.name or "").split(".")[0]
+        if package not in SERVER_PACKAGES:
             raise
         return _fail(
-            f"{name} needs the {exc.name.split('.')[0]} package; install it with "
-            "pip install 'codexec[serve]'",
+            f"{name} needs the {package} package; install it with pip install 'codexec[serve]'",
             EXIT_USAGE,
         )
     return int(run(argv) or 0)

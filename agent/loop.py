@@ -32,7 +32,7 @@ from agent.model_call import OutOfTime, stream_call
 from agent.models import get_model
 from agent.models.base import GenerateOptions, Model, ModelError, ModelTurn
 from agent.observe import truncate
-from agent.parts import FIGURE_LINE, CodePart, Message, Part, ResultPart, TextPart
+from agent.parts import FIGURE_LINE, CodePart, Message, Part, TextPart, last_run
 from agent.result import SolveResult
 from agent.solve_state import SolveState
 from agent.strategies import Attempt, Prompt, Strategy, named_strategy, strategy_for
@@ -384,10 +384,8 @@ class Agent:
 
 def _last_output(history: list[Message]) -> str | None:
     """What the run that `history` ends with printed, if it ran and succeeded."""
-    if not history or history[-1].role != "model":
+    run = last_run(history)
+    if run is None or run[1].outcome != "OUTCOME_OK":
         return None
-    results = [p for p in history[-1].parts if isinstance(p, ResultPart)]
-    if not results or results[-1].outcome != "OUTCOME_OK":
-        return None
-    printed = FIGURE_LINE.sub("", results[-1].output)  # "[figure 1 shown]" is not a value
+    printed = FIGURE_LINE.sub("", run[1].output)  # "[figure 1 shown]" is not a value
     return printed if printed.strip() else None

@@ -106,3 +106,13 @@ def part_to_gemini(part: Part) -> dict[str, Any]:
     if part.id:
         response["id"] = part.id
     return {"functionResponse": response}
+
+
+def last_run(history: list[Message]) -> tuple[CodePart, ResultPart] | None:
+    """The code and result the history ends with (figures after the result aside), if any."""
+    if not history or history[-1].role != "model":
+        return None
+    parts = [p for p in history[-1].parts if p.kind != "image"]
+    if len(parts) >= 2 and isinstance(parts[-2], CodePart) and isinstance(parts[-1], ResultPart):
+        return parts[-2], parts[-1]
+    return None

@@ -51,6 +51,10 @@ class Auto(SolveFirst):
         words = (
             " ".join(p.text for p in question.parts if isinstance(p, TextPart)) if question else ""
         )
-        chosen = self if files or carries_data(words) else self.zero_shot
-        build = super().prompt if chosen is self else chosen.prompt
-        return build(history, code_execution=code_execution, files=files, instruction=instruction)
+        if files or carries_data(words):
+            return super().prompt(
+                history, code_execution=code_execution, files=files, instruction=instruction
+            )
+        return self.zero_shot.prompt(
+            history, code_execution=code_execution, instruction=instruction
+        )

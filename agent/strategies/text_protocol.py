@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agent.models.base import ModelTurn
-from agent.parts import CodePart, Message, ResultPart, TextPart
+from agent.parts import Message, ResultPart, TextPart, last_run
 from agent.prompts import CODE_EXECUTION_PROMPT, FILES_NOTE, system_prompt, worked_examples
 from agent.strategies.base import Attempt, Prompt
 
@@ -62,7 +62,7 @@ class TextProtocol:
     def first_attempt(self, history: list[Message], *, code_execution: bool) -> Attempt:
         if not (code_execution and self.prefill and must_write_code(history)):
             return Attempt()
-        run = _last_run(history)
+        run = last_run(history)
         if run is None:  # the first answer of a solve
             return Attempt() if self.think_first else Attempt(prefill=CODE_START)
         if _failed(run[1]):
@@ -74,7 +74,7 @@ class TextProtocol:
     ) -> Attempt | None:
         if not (code_execution and self.prefill and must_write_code(history)):
             return None
-        last, run = tried[-1], _last_run(history)
+        last, run = tried[-1], last_run(history)
         if run is None:  # the first answer of a solve: think first, then a plan without code
             if not self.think_first or len(tried) > 1 or last.code is not None:
                 return None
@@ -100,18 +100,8 @@ def must_write_code(history: list[Message]) -> bool:
     The loop's retry limit still applies: it turns code execution off after repeated failures."""
     if not any(m.role == "model" for m in history):
         return True
-    run = _last_run(history)
+    run = last_run(history)
     return run is not None and (_failed(run[1]) or not run[1].output.strip())
-
-
-def _last_run(history: list[Message]) -> tuple[CodePart, ResultPart] | None:
-    """The code and result the history ends with (figures after the result aside), if any."""
-    if not history or history[-1].role != "model":
-        return None
-    parts = [p for p in history[-1].parts if p.kind != "image"]
-    if len(parts) >= 2 and isinstance(parts[-2], CodePart) and isinstance(parts[-1], ResultPart):
-        return parts[-2], parts[-1]
-    return None
 
 
 def _failed(result: ResultPart) -> bool:
