@@ -9,6 +9,7 @@ examples described inside the system prompt.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.parts import CodePart, Message, ResultPart, TextPart
@@ -247,11 +248,11 @@ EXAMPLES = (
 )
 
 
-def few_shot_messages(plans: bool = False) -> list[Message]:
+def few_shot_messages(plans: bool = False, examples: Sequence[Example] = EXAMPLES) -> list[Message]:
     """The worked examples as user/model turns, to put before the real question; with `plans`,
     each answer starts with its solution in words (the solve-first strategy)."""
     messages: list[Message] = []
-    for ex in EXAMPLES:
+    for ex in examples:
         messages.append(Message.user(ex.question))
         messages.append(
             Message(

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from agent.parts import CodePart, Message, ResultPart, TextPart
-from agent.prompts import EXAMPLES, Example, system_prompt
+from agent.parts import Message
+from agent.prompts import EXAMPLES, Example, few_shot_messages, system_prompt
 from agent.strategies.base import Prompt
 from agent.strategies.solve_first import SolveFirst
 
@@ -63,24 +63,6 @@ def natural_examples() -> tuple[Example, ...]:
     return tuple(out)
 
 
-def shots(examples: Sequence[Example]) -> list[Message]:
-    messages: list[Message] = []
-    for ex in examples:
-        messages.append(Message.user(ex.question))
-        messages.append(
-            Message(
-                role="model",
-                parts=[
-                    *([TextPart(text=ex.plan + "\n\n")] if ex.plan else []),
-                    CodePart(code=ex.code),
-                    ResultPart(outcome="OUTCOME_OK", output=ex.output + "\n"),
-                    TextPart(text=f"Final answer: {ex.answer}"),
-                ],
-            )
-        )
-    return messages
-
-
 class Natural(SolveFirst):
     examples = natural_examples()
 
@@ -96,7 +78,7 @@ class Natural(SolveFirst):
             return super().prompt(
                 history, code_execution=code_execution, files=files, instruction=instruction
             )
-        few = shots(self.examples)
+        few = few_shot_messages(True, self.examples)
         system = system_prompt(True, [], instruction, self.code_prompt)
         return Prompt(system, [*few, *history], shared=len(few))
 
